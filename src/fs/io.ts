@@ -1,0 +1,70 @@
+/** Helpers over the FileSystem seam that every caller needs the same way. */
+import type { FileHandle, FileSystem } from './fs.js';
+
+/** Write all of `buf[offset, offset+length)` at `position`, looping over short writes. */
+export async function writeFully(h: FileHandle, buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const n = await h.write(buf, offset + done, length - done, position + done);
+    if (!(n > 0)) {
+      const e = new Error(`write to ${h.path} made no progress`) as Error & { code: string };
+      e.code = 'EIO';
+      throw e;
+    }
+    done += n;
+  }
+}
+
+/** Read up to `length` bytes at `position`, looping over short reads; returns bytes read (less only at EOF). */
+export async function readFully(h: FileHandle, buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  let done = 0;
+  while (done < length) {
+    const n = await h.read(buf, offset + done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
+/** Read a whole file. */
+export async function readFile(fs: FileSystem, path: string): Promise<Uint8Array> {
+  const h = await fs.open(path, 'r');
+  try {
+    const size = await h.size();
+    const buf = new Uint8Array(size);
+    const n = await readFully(h, buf, 0, size, 0);
+    return n === size ? buf : buf.subarray(0, n);
+  } finally {
+    await h.close();
+  }
+}
+
+/** Join path parts with '/', collapsing duplicate separators. */
+export function joinPath(...parts: string[]): string {
+  return parts.filter((p) => p !== '').join('/').replace(/\/+/g, '/');
+}
+
+/** The parent directory of a path ('.' for a bare name). */
+export function dirname(path: string): string {
+  const i = path.replace(/\/+$/, '').lastIndexOf('/');
+  if (i < 0) return '.';
+  if (i === 0) return '/';
+  return path.slice(0, i);
+}
+
+/**
+ * Replace `path` with `bytes` atomically and durably: write `path.tmp`, fsync it, rename over
+ * `path`, fsync the directory. After a crash, `path` holds either the old or the new bytes.
+ */
+export async function writeFileAtomic(fs: FileSystem, path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const h = await fs.open(tmp, 'w');
+  try {
+    await writeFully(h, bytes, 0, bytes.length, 0);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+  await fs.rename(tmp, path);
+  await fs.syncDir(dirname(path));
+}
