@@ -1,0 +1,233 @@
+/**
+ * Pure encoders and decoders for the WAL segment format (src/wal/format.ts). No I/O here.
+ *
+ * `decodeFrame` never throws on bad bytes: it returns a discriminated union that says exactly
+ * what it saw, and the recovery policy (src/wal/recovery.ts) decides what that means.
+ */
+import { crc32c } from '@node-rs/crc32';
+import {
+  FORMAT_VERSION,
+  FRAME_HEADER_SIZE,
+  MAX_FRAME_BODY_BYTES,
+  MAX_LSN,
+  RECORD_HEADER_SIZE,
+  SEGMENT_HEADER_SIZE,
+  SEGMENT_MAGIC,
+  alignFrame,
+  isValidOp,
+  type OpType,
+} from './format.js';
+
+export interface SegmentHeader {
+  segmentNo: number;
+  firstLsn: number;
+  createdAtMs: number;
+  salt: number;
+}
+
+export interface WalRecord {
+  lsn: number;
+  op: OpType;
+  payload: Uint8Array;
+}
+
+/** One decoded frame: an atomic batch. */
+export interface Frame {
+  firstLsn: number;
+  timestamp: number;
+  syncedThrough: number;
+  records: WalRecord[];
+  /** Encoded size including padding. */
+  size: number;
+}
+
+export type FrameDecode =
+  | { kind: 'frame'; frame: Frame }
+  /** Fewer bytes than a frame header remain and all of them are zero (or none remain). */
+  | { kind: 'end' }
+  /** A header of zeros: preallocated or never-written space. */
+  | { kind: 'zero' }
+  /** Fewer bytes than a header remain and not all are zero: a header cut by the crash. */
+  | { kind: 'partial-header' }
+  /** The header's length runs past the end of the file. */
+  | { kind: 'length-past-eof'; bodyLength: number }
+  /** The header cannot be a frame header (length or count out of range). */
+  | { kind: 'bad-header'; reason: string }
+  /** The CRC does not match; `zeroSector` tells whether a 512-byte sector in it is all zero. */
+  | { kind: 'bad-crc'; zeroSector: boolean }
+  /** The CRC matches but the contents break a rule (LSN, record layout, padding). */
+  | { kind: 'bad-content'; reason: string };
+
+const SECTOR = 512;
+
+function u64(view: DataView, at: number): number {
+  const lo = view.getUint32(at, true);
+  const hi = view.getUint32(at + 4, true);
+  return hi * 0x1_0000_0000 + lo;
+}
+
+function putU64(view: DataView, at: number, v: number): void {
+  view.setUint32(at, v % 0x1_0000_0000, true);
+  view.setUint32(at + 4, Math.floor(v / 0x1_0000_0000), true);
+}
+
+function viewOf(buf: Uint8Array): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** CRC-32C of the salt's 4 little-endian bytes: the seed of every frame CRC in a segment. */
+export function saltSeed(salt: number): number {
+  const b = new Uint8Array(4);
+  viewOf(b).setUint32(0, salt >>> 0, true);
+  return crc32c(Buffer.from(b.buffer, b.byteOffset, 4));
+}
+
+function crcOf(buf: Uint8Array, start: number, end: number, seed = 0): number {
+  return crc32c(Buffer.from(buf.buffer, buf.byteOffset + start, end - start), seed) >>> 0;
+}
+
+export function encodeSegmentHeader(h: SegmentHeader): Uint8Array {
+  const buf = new Uint8Array(SEGMENT_HEADER_SIZE);
+  const v = viewOf(buf);
+  buf.set(SEGMENT_MAGIC, 0);
+  v.setUint16(8, FORMAT_VERSION, true);
+  v.setUint16(10, SEGMENT_HEADER_SIZE, true);
+  v.setUint32(12, 0, true);
+  putU64(v, 16, h.segmentNo);
+  putU64(v, 24, h.firstLsn);
+  putU64(v, 32, h.createdAtMs);
+  v.setUint32(40, h.salt >>> 0, true);
+  v.setUint32(44, crcOf(buf, 0, 44), true);
+  return buf;
+}
+
+export type HeaderDecode = { ok: true; header: SegmentHeader } | { ok: false; reason: string };
+
+export function decodeSegmentHeader(buf: Uint8Array): HeaderDecode {
+  if (buf.length < SEGMENT_HEADER_SIZE) return { ok: false, reason: `file shorter than the ${SEGMENT_HEADER_SIZE}-byte header` };
+  for (let i = 0; i < SEGMENT_MAGIC.length; i++) {
+    if (buf[i] !== SEGMENT_MAGIC[i]) return { ok: false, reason: 'bad magic number (not a vecwal WAL segment)' };
+  }
+  const v = viewOf(buf);
+  if (v.getUint32(44, true) !== crcOf(buf, 0, 44)) return { ok: false, reason: 'segment header checksum mismatch' };
+  const version = v.getUint16(8, true);
+  if (version !== FORMAT_VERSION) return { ok: false, reason: `unsupported format version ${version}` };
+  if (v.getUint16(10, true) !== SEGMENT_HEADER_SIZE) return { ok: false, reason: 'unexpected header size' };
+  return {
+    ok: true,
+    header: { segmentNo: u64(v, 16), firstLsn: u64(v, 24), createdAtMs: u64(v, 32), salt: v.getUint32(40, true) },
+  };
+}
+
+export interface RecordInput {
+  op: OpType;
+  payload: Uint8Array;
+}
+
+/** Encoded size of a frame holding these records, padding included. */
+export function frameSize(records: readonly RecordInput[]): number {
+  let body = 0;
+  for (const r of records) body += RECORD_HEADER_SIZE + r.payload.length;
+  return alignFrame(FRAME_HEADER_SIZE + body);
+}
+
+/**
+ * Encode one frame into `out` at `at` (which must have room for `frameSize(records)` bytes,
+ * zero-filled beyond what is written: padding is not written). Returns the encoded size.
+ */
+export function encodeFrame(
+  out: Uint8Array,
+  at: number,
+  records: readonly RecordInput[],
+  meta: { firstLsn: number; timestamp: number; syncedThrough: number; saltSeed: number },
+): number {
+  const v = viewOf(out);
+  let p = at + FRAME_HEADER_SIZE;
+  for (const r of records) {
+    out[p] = r.op;
+    out[p + 1] = 0;
+    out[p + 2] = 0;
+    out[p + 3] = 0;
+    v.setUint32(p + 4, r.payload.length, true);
+    out.set(r.payload, p + RECORD_HEADER_SIZE);
+    p += RECORD_HEADER_SIZE + r.payload.length;
+  }
+  const bodyLength = p - at - FRAME_HEADER_SIZE;
+  v.setUint32(at + 4, bodyLength, true);
+  putU64(v, at + 8, meta.firstLsn);
+  putU64(v, at + 16, meta.timestamp);
+  v.setUint32(at + 24, records.length, true);
+  v.setUint32(at + 28, 0, true);
+  putU64(v, at + 32, meta.syncedThrough);
+  v.setUint32(at, crcOf(out, at + 4, p, meta.saltSeed), true);
+  const size = alignFrame(p - at);
+  out.fill(0, p, at + size);
+  return size;
+}
+
+function allZero(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+function hasZeroSector(buf: Uint8Array, start: number, end: number): boolean {
+  for (let s = start; s + SECTOR <= end; s += SECTOR) if (allZero(buf, s, s + SECTOR)) return true;
+  return false;
+}
+
+/**
+ * Decode the frame at `buf[at..end)`. `expectedLsn` (when not null) is the LSN the frame must
+ * start with. Payloads in the result are views into `buf`.
+ */
+export function decodeFrame(buf: Uint8Array, at: number, end: number, seed: number, expectedLsn: number | null): FrameDecode {
+  const avail = end - at;
+  if (avail < FRAME_HEADER_SIZE) return allZero(buf, at, end) ? { kind: 'end' } : { kind: 'partial-header' };
+  const v = viewOf(buf);
+  const crc = v.getUint32(at, true);
+  const bodyLength = v.getUint32(at + 4, true);
+  if (crc === 0 && bodyLength === 0 && allZero(buf, at, at + FRAME_HEADER_SIZE)) return { kind: 'zero' };
+  const count = v.getUint32(at + 24, true);
+  if (bodyLength < RECORD_HEADER_SIZE || bodyLength > MAX_FRAME_BODY_BYTES) return { kind: 'bad-header', reason: `body length ${bodyLength} out of range` };
+  if (count === 0 || count * RECORD_HEADER_SIZE > bodyLength) return { kind: 'bad-header', reason: `record count ${count} impossible for body length ${bodyLength}` };
+  const size = alignFrame(FRAME_HEADER_SIZE + bodyLength);
+  if (size > avail) return { kind: 'length-past-eof', bodyLength };
+  const bodyEnd = at + FRAME_HEADER_SIZE + bodyLength;
+  if (crcOf(buf, at + 4, bodyEnd, seed) !== crc) return { kind: 'bad-crc', zeroSector: hasZeroSector(buf, at, at + size) };
+  return parseBody(buf, v, at, bodyEnd, size, count, expectedLsn);
+}
+
+function parseBody(buf: Uint8Array, v: DataView, at: number, bodyEnd: number, size: number, count: number, expectedLsn: number | null): FrameDecode {
+  const firstLsn = u64(v, at + 8);
+  if (firstLsn < 1 || firstLsn + count - 1 > MAX_LSN) return { kind: 'bad-content', reason: `LSN ${firstLsn} out of range` };
+  if (expectedLsn !== null && firstLsn !== expectedLsn) return { kind: 'bad-content', reason: `LSN ${firstLsn} where ${expectedLsn} was expected` };
+  if (!allZero(buf, bodyEnd, at + size)) return { kind: 'bad-content', reason: 'non-zero padding' };
+  const records: WalRecord[] = new Array(count);
+  let p = at + FRAME_HEADER_SIZE;
+  for (let i = 0; i < count; i++) {
+    if (p + RECORD_HEADER_SIZE > bodyEnd) return { kind: 'bad-content', reason: `record ${i} header past the frame body` };
+    const op = buf[p]!;
+    if (!isValidOp(op)) return { kind: 'bad-content', reason: `record ${i} has unknown op type ${op}` };
+    const len = v.getUint32(p + 4, true);
+    const start = p + RECORD_HEADER_SIZE;
+    if (start + len > bodyEnd) return { kind: 'bad-content', reason: `record ${i} payload past the frame body` };
+    records[i] = { lsn: firstLsn + i, op, payload: buf.subarray(start, start + len) };
+    p = start + len;
+  }
+  if (p !== bodyEnd) return { kind: 'bad-content', reason: 'records do not fill the frame body' };
+  const frame: Frame = { firstLsn, timestamp: u64(v, at + 16), syncedThrough: u64(v, at + 32), records, size };
+  return { kind: 'frame', frame };
+}
+
+/**
+ * Cheap test used when looking past a bad frame: could a frame start at `at`? Checks only the
+ * header's plausibility, not the CRC.
+ */
+export function plausibleFrameHeader(buf: Uint8Array, at: number): { bodyLength: number } | null {
+  if (at + FRAME_HEADER_SIZE > buf.length) return null;
+  const v = viewOf(buf);
+  const bodyLength = v.getUint32(at + 4, true);
+  if (bodyLength < RECORD_HEADER_SIZE || bodyLength > MAX_FRAME_BODY_BYTES) return null;
+  const count = v.getUint32(at + 24, true);
+  if (count === 0 || count * RECORD_HEADER_SIZE > bodyLength) return null;
+  return { bodyLength };
+}
