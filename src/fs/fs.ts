@@ -8,7 +8,7 @@
  *   - `FaultInjectingFileSystem` (src/fs/fault-fs.ts): wraps any FileSystem and fails chosen
  *     operations (EIO, ENOSPC, short writes), or "crashes" at the k-th operation.
  *
- * Semantics every implementation must honour (test/contract/fs.contract.test.ts checks them
+ * Semantics every implementation must honour (test/fs/contract.test.ts checks them
  * against the real disk and the in-memory model alike):
  *
  *   - Paths are absolute or relative POSIX strings joined with '/'. No implementation resolves

@@ -68,3 +68,27 @@ export async function writeFileAtomic(fs: FileSystem, path: string, bytes: Uint8
   await fs.rename(tmp, path);
   await fs.syncDir(dirname(path));
 }
+
+/**
+ * Create `dir` and any missing parents durably: each new directory's entry is fsynced in its
+ * parent, so the directory survives a power cut (a new file inside it would not, otherwise).
+ */
+export async function mkdirDurable(fs: FileSystem, dir: string): Promise<void> {
+  const st = await fs.stat(dir);
+  if (st) {
+    if (!st.isDirectory) {
+      const e = new Error(`ENOTDIR: ${dir} is not a directory`) as Error & { code: string };
+      e.code = 'ENOTDIR';
+      throw e;
+    }
+    return;
+  }
+  const parent = dirname(dir);
+  if (parent !== dir) await mkdirDurable(fs, parent);
+  try {
+    await fs.mkdir(dir);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'EEXIST') throw e;
+  }
+  await fs.syncDir(parent);
+}

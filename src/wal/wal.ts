@@ -25,7 +25,7 @@ import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import type { FileHandle, FileLock, FileSystem } from '../fs/fs.js';
 import { NodeFileSystem } from '../fs/node-fs.js';
-import { joinPath, writeFully } from '../fs/io.js';
+import { joinPath, mkdirDurable, writeFully } from '../fs/io.js';
 import { VecwalError, corruption, invalidArgument, ioError } from '../errors.js';
 import { encodeFrame, encodeSegmentHeader, frameSize, saltSeed, type RecordInput, type WalRecord } from './codec.js';
 import {
@@ -75,6 +75,8 @@ export interface WalOptions {
   retention?: Partial<RetentionPolicy>;
   /** Clock, for tests. */
   now?: () => number;
+  /** Source of segment salts (uniform 32-bit integers), for reproducible tests. Default: crypto. */
+  salt?: () => number;
 }
 
 export interface AppendInput {
@@ -137,7 +139,7 @@ export class Wal extends EventEmitter<WalEvents> {
   readonly dir: string;
   readonly recovery: RecoveryReport;
   private readonly fs: FileSystem;
-  private readonly opts: typeof DEFAULTS & { retention: RetentionPolicy; now: () => number };
+  private readonly opts: typeof DEFAULTS & { retention: RetentionPolicy; now: () => number; salt: () => number };
   private segments: SegmentState[];
   private active!: Active;
   private lock: FileLock | null;
@@ -174,7 +176,11 @@ export class Wal extends EventEmitter<WalEvents> {
   static async open(dir: string, options: WalOptions = {}): Promise<Wal> {
     const opts = resolveOptions(options);
     const fs = options.fs ?? new NodeFileSystem();
-    await fs.mkdir(dir, { recursive: true });
+    try {
+      await mkdirDurable(fs, dir);
+    } catch (e) {
+      throw ioError('create directory', dir, e);
+    }
     let lock: FileLock;
     try {
       lock = await fs.lock(joinPath(dir, 'LOCK'));
@@ -192,7 +198,7 @@ export class Wal extends EventEmitter<WalEvents> {
       if (segments.length === 0 || !reuseLast) {
         const prev = segments[segments.length - 1];
         const no = prev ? prev.segmentNo + 1 : 1;
-        segments.push(await createSegmentFile(fs, dir, no, prev ? prev.lastLsn + 1 : 1, opts.now()));
+        segments.push(await createSegmentFile(fs, dir, no, prev ? prev.lastLsn + 1 : 1, opts.now(), opts.salt()));
       }
       const wal = new Wal(dir, fs, opts, lock, segments, report);
       await wal.openActive();
@@ -389,7 +395,7 @@ export class Wal extends EventEmitter<WalEvents> {
     const a = this.active;
     await this.seal(a);
     await a.handle.close().catch(() => undefined);
-    const next = await createSegmentFile(this.fs, this.dir, a.state.segmentNo + 1, this.writtenLsn + 1, this.opts.now());
+    const next = await createSegmentFile(this.fs, this.dir, a.state.segmentNo + 1, this.writtenLsn + 1, this.opts.now(), this.opts.salt());
     a.state.sealedAtMs = next.createdAtMs;
     this.segments.push(next);
     await this.openActive();
@@ -591,6 +597,7 @@ function resolveOptions(o: WalOptions): Wal['opts'] {
     recoveryMode: o.recoveryMode ?? DEFAULTS.recoveryMode,
     retention,
     now: o.now ?? Date.now,
+    salt: o.salt ?? (() => randomInt(0, 0xffffffff)),
   };
   const bad = (msg: string) => new VecwalError('INVALID_CONFIG', msg);
   if (!['always', 'interval', 'none'].includes(opts.syncPolicy)) throw bad(`syncPolicy must be always, interval or none, got ${String(opts.syncPolicy)}`);
@@ -605,10 +612,9 @@ function resolveOptions(o: WalOptions): Wal['opts'] {
 }
 
 /** Create segment `no` durably: tmp file with header, fsync, rename, fsync the directory. */
-export async function createSegmentFile(fs: FileSystem, dir: string, no: number, firstLsn: number, nowMs: number): Promise<SegmentState> {
+export async function createSegmentFile(fs: FileSystem, dir: string, no: number, firstLsn: number, nowMs: number, salt: number): Promise<SegmentState> {
   const path = joinPath(dir, segmentFileName(no));
   const tmp = `${path}.tmp`;
-  const salt = randomInt(0, 0xffffffff);
   const header = encodeSegmentHeader({ segmentNo: no, firstLsn, createdAtMs: nowMs, salt });
   try {
     const h = await fs.open(tmp, 'w');
