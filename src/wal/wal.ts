@@ -42,6 +42,7 @@ import { SegmentCursor } from './segment-reader.js';
 import { DEFAULT_RETENTION, planRetention, validateRetention, type RetentionPolicy, type SegmentSummary } from './retention.js';
 import { recoverLog, type SegmentState } from './wal-recovery.js';
 import type { RecoveryMode, RecoveryReport } from './recovery.js';
+import type { LogBackend } from '../log/log-backend.js';
 
 export type SyncPolicy = 'always' | 'interval' | 'none';
 
@@ -135,7 +136,7 @@ const DEFAULTS = {
   recoveryMode: 'tolerate-corrupted-tail' as RecoveryMode,
 };
 
-export class Wal extends EventEmitter<WalEvents> {
+export class Wal extends EventEmitter<WalEvents> implements LogBackend {
   readonly dir: string;
   readonly recovery: RecoveryReport;
   private readonly fs: FileSystem;
@@ -496,6 +497,12 @@ export class Wal extends EventEmitter<WalEvents> {
     if (!Number.isSafeInteger(lsn) || lsn < 0) throw invalidArgument(`checkpoint LSN must be a non-negative integer, got ${lsn}`);
     if (lsn > this.writtenLsn) throw invalidArgument(`checkpoint LSN ${lsn} is beyond the last written LSN ${this.writtenLsn}`);
     this.checkpointLsnValue = Math.max(this.checkpointLsnValue, lsn);
+  }
+
+  /** LogBackend: checkpoint at `uptoLsn`, then clean up under the retention policy. */
+  async truncate(uptoLsn: number): Promise<void> {
+    this.checkpoint(uptoLsn);
+    await this.cleanup();
   }
 
   /** Keep everything from `lsn` on for a named reader (a replica, a slow consumer). */
