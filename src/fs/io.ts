@@ -92,3 +92,15 @@ export async function mkdirDurable(fs: FileSystem, dir: string): Promise<void> {
   }
   await fs.syncDir(parent);
 }
+
+/** Remove a directory tree (files and subdirectories); no error if it does not exist. */
+export async function removeTree(fs: FileSystem, path: string): Promise<void> {
+  const st = await fs.stat(path);
+  if (!st) return;
+  if (!st.isDirectory) {
+    await fs.unlink(path);
+    return;
+  }
+  for (const name of await fs.readdir(path)) await removeTree(fs, joinPath(path, name));
+  await fs.rmdir(path);
+}
