@@ -26,6 +26,22 @@ export const ERROR_CODES = [
   'LSN_OUT_OF_RANGE',
   /** A configuration value is invalid. */
   'INVALID_CONFIG',
+  /**
+   * A filter expression does not parse or does not type-check against the schema.
+   * `details.position` is the 0-based offset in `details.expr` (see docs/design/filter.md).
+   */
+  'INVALID_FILTER',
+  /** No collection of that name exists (Milvus code 100). */
+  'COLLECTION_NOT_FOUND',
+  /** A collection of that name already exists. */
+  'COLLECTION_EXISTS',
+  /** A collection schema is invalid (see docs/data-model.md); nothing was created. */
+  'SCHEMA_INVALID',
+  /**
+   * Rows or columns given to insert/upsert do not fit the schema (see docs/data-model.md);
+   * nothing was written. `details.row` (0-based) and `details.field` when known.
+   */
+  'DATA_INVALID',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
