@@ -22,6 +22,11 @@ export const ERROR_CODES = [
   'WAL_CORRUPTED',
   /** A file does not start with the expected magic number or has an unknown version. */
   'BAD_FORMAT',
+  /**
+   * A data segment or delete file fails a checksum or is truncated (segments are written once
+   * and fsynced before use, so this is damage, never a torn write). Has file and offset.
+   */
+  'SEGMENT_CORRUPTED',
   /** The requested LSN is no longer in the log (cleaned up) or not yet written. */
   'LSN_OUT_OF_RANGE',
   /** A configuration value is invalid. */

@@ -20,6 +20,8 @@ import {
 
 export interface SegmentHeader {
   segmentNo: number;
+  /** SEGMENT_FLAG_* bits (absent = 0). */
+  flags?: number;
   firstLsn: number;
   createdAtMs: number;
   salt: number;
@@ -92,7 +94,7 @@ export function encodeSegmentHeader(h: SegmentHeader): Uint8Array {
   buf.set(SEGMENT_MAGIC, 0);
   v.setUint16(8, FORMAT_VERSION, true);
   v.setUint16(10, SEGMENT_HEADER_SIZE, true);
-  v.setUint32(12, 0, true);
+  v.setUint32(12, h.flags ?? 0, true);
   putU64(v, 16, h.segmentNo);
   putU64(v, 24, h.firstLsn);
   putU64(v, 32, h.createdAtMs);
@@ -115,7 +117,7 @@ export function decodeSegmentHeader(buf: Uint8Array): HeaderDecode {
   if (v.getUint16(10, true) !== SEGMENT_HEADER_SIZE) return { ok: false, reason: 'unexpected header size' };
   return {
     ok: true,
-    header: { segmentNo: u64(v, 16), firstLsn: u64(v, 24), createdAtMs: u64(v, 32), salt: v.getUint32(40, true) },
+    header: { segmentNo: u64(v, 16), firstLsn: u64(v, 24), createdAtMs: u64(v, 32), salt: v.getUint32(40, true), ...(v.getUint32(12, true) ? { flags: v.getUint32(12, true) } : {}) },
   };
 }
 

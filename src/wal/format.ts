@@ -9,7 +9,8 @@
  *   +0   8  magic            "VWALSEG\n"
  *   +8   2  format version   1
  *   +10  2  header size      48
- *   +12  4  flags            0 (reserved)
+ *   +12  4  flags            bit 0 RESTART: the segment deliberately starts above its predecessor's
+ *                            last LSN + 1 (the owner abandoned the LSNs between); other bits 0
  *   +16  8  segment number   1, 2, 3, ... (matches the file name)
  *   +24  8  first LSN        LSN of the first record this segment will hold
  *   +32  8  created at       ms since the Unix epoch
@@ -47,6 +48,9 @@ export const SEGMENT_HEADER_SIZE = 48;
 export const FRAME_HEADER_SIZE = 40;
 export const RECORD_HEADER_SIZE = 8;
 export const FRAME_ALIGN = 8;
+
+/** Segment header flag: this segment starts an LSN range above its predecessor on purpose. */
+export const SEGMENT_FLAG_RESTART = 1;
 
 /** Largest payload of one record: 64 MiB. Larger appends fail with RECORD_TOO_LARGE. */
 export const MAX_RECORD_PAYLOAD_BYTES = 64 * 1024 * 1024;

@@ -17,7 +17,7 @@ import type { FileSystem } from '../fs/fs.js';
 import { joinPath, readFully } from '../fs/io.js';
 import { VecwalError, corruption, ioError } from '../errors.js';
 import { decodeSegmentHeader, type SegmentHeader } from './codec.js';
-import { SEGMENT_HEADER_SIZE, parseSegmentFileName } from './format.js';
+import { SEGMENT_FLAG_RESTART, SEGMENT_HEADER_SIZE, parseSegmentFileName } from './format.js';
 import { SegmentCursor, type BadSpot, type SegmentScan } from './segment-reader.js';
 import { classifySpot, decide, type FindingKind, type Position, type RecoveryAction, type RecoveryMode, type RecoveryReport } from './recovery.js';
 import type { WalBatch } from './wal.js';
@@ -128,7 +128,9 @@ async function recoverOne(
 ): Promise<Step> {
   if (!seg.header) return headerProblem(fs, dir, seg, position, o, report);
   const h = seg.header;
-  if (prev && h.firstLsn !== prev.lastLsn + 1) {
+  // A RESTART segment starts above its predecessor on purpose (Wal.open's nextLsnAtLeast).
+  const restart = ((h.flags ?? 0) & SEGMENT_FLAG_RESTART) !== 0 && prev !== undefined && h.firstLsn > prev.lastLsn;
+  if (prev && h.firstLsn !== prev.lastLsn + 1 && !restart) {
     const action = decide('gap', position, o.mode);
     const range: [number, number] | null = h.firstLsn > prev.lastLsn + 1 ? [prev.lastLsn + 1, h.firstLsn - 1] : null;
     const reason = `segment starts at LSN ${h.firstLsn} but the previous one ends at ${prev.lastLsn}`;
@@ -160,7 +162,7 @@ async function recoverOne(
     const a = decide(finding, position, o.mode);
     const isTail = spot.resumeAt === null;
     const effective: RecoveryAction = a === 'skip' && isTail ? (position === 'last' ? 'truncate' : 'truncate-rest') : a;
-    const lsnRange = lostRange(spot, scan, next);
+    const lsnRange = lostRange(spot, scan, next, effective);
     const bytes = effective === 'skip' ? spot.resumeAt! - spot.offset : seg.size - spot.offset;
     report.events.push({ file: seg.path, offset: spot.offset, finding, reason: spot.reason, action: effective, lsnRange, bytes });
     if (effective === 'fail') throw failure(seg.path, spot, finding, lsnRange);
@@ -198,10 +200,17 @@ async function scanAndReplay(fs: FileSystem, path: string, o: RecoverOptions, re
   }
 }
 
-function lostRange(spot: BadSpot, scan: SegmentScan, next: Listed | undefined): [number, number] | null {
+/**
+ * LSNs a bad spot costs. Skipping loses only the damaged frames (up to the next intact one);
+ * cutting loses everything after the spot in this segment too (and, for truncate-rest, the
+ * later segments, reported separately as set aside).
+ */
+function lostRange(spot: BadSpot, scan: SegmentScan, next: Listed | undefined, action: RecoveryAction): [number, number] | null {
   const from = scan.lastLsn + 1;
-  const to = spot.laterLsnRange ? spot.laterLsnRange[0] - 1 : next?.header ? next.header.firstLsn - 1 : null;
-  if (spot.resumeAt === null && spot.laterLsnRange) return [from, spot.laterLsnRange[1]];
+  let to: number | null;
+  if (action === 'skip') to = spot.laterLsnRange ? spot.laterLsnRange[0] - 1 : null;
+  else to = spot.laterLsnRange ? spot.laterLsnRange[1] : null;
+  if (to === null && next?.header) to = next.header.firstLsn - 1;
   return to !== null && to >= from ? [from, to] : null;
 }
 
@@ -262,12 +271,19 @@ async function truncateAt(fs: FileSystem, path: string, offset: number): Promise
 }
 
 /** Point-in-time / skip: rename unusable segments to `*.dropped` (kept for forensics, never read). */
+/** `base`, or `base.2`, `base.3`, ...: the first name not taken (an earlier salvage may have used base). */
+async function freeName(fs: FileSystem, base: string): Promise<string> {
+  let name = base;
+  for (let n = 2; await fs.stat(name); n++) name = `${base}.${n}`;
+  return name;
+}
+
 async function setAside(fs: FileSystem, dir: string, segs: Listed[], report: RecoveryReport, dryRun: boolean): Promise<void> {
   for (const s of segs) {
     if (!report.events.some((e) => e.file === s.path)) {
       report.events.push({ file: s.path, offset: 0, finding: 'corrupt', reason: 'after the recovery point', action: 'truncate-rest', lsnRange: null, bytes: s.size });
     }
-    if (!dryRun) await fs.rename(s.path, `${s.path}.dropped`);
+    if (!dryRun) await fs.rename(s.path, await freeName(fs, `${s.path}.dropped`));
   }
   if (segs.length > 0 && !dryRun) await fs.syncDir(dir);
 }

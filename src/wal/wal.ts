@@ -32,6 +32,7 @@ import {
   FRAME_HEADER_SIZE,
   MAX_FRAME_BODY_BYTES,
   MAX_RECORD_PAYLOAD_BYTES,
+  SEGMENT_FLAG_RESTART,
   SEGMENT_HEADER_SIZE,
   isValidOp,
   parseSegmentFileName,
@@ -70,6 +71,12 @@ export interface WalOptions {
   recoveryMode?: RecoveryMode;
   /** Pass batches whose last LSN is >= this to `onReplay` during open. Default 1 (all). */
   replayFromLsn?: number;
+  /**
+   * New appends get LSNs of at least this. A caller that keeps everything below some LSN
+   * elsewhere (the engine: its checkpoint + 1) passes it so those LSNs are never issued again,
+   * even if a salvage recovery cut the log below it. Default 1.
+   */
+  nextLsnAtLeast?: number;
   /** Called during open for each recovered batch at or above replayFromLsn, in LSN order. */
   onReplay?: (batch: WalBatch) => void | Promise<void>;
   /** Cleanup retention policy (see retention.ts). */
@@ -196,10 +203,12 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
         replayFromLsn: options.replayFromLsn ?? 1,
         ...(replay ? { onReplay: replay } : {}),
       });
-      if (segments.length === 0 || !reuseLast) {
-        const prev = segments[segments.length - 1];
-        const no = prev ? prev.segmentNo + 1 : 1;
-        segments.push(await createSegmentFile(fs, dir, no, prev ? prev.lastLsn + 1 : 1, opts.now(), opts.salt()));
+      const atLeast = options.nextLsnAtLeast ?? 1;
+      const prev = segments[segments.length - 1];
+      const next = prev ? prev.lastLsn + 1 : 1;
+      if (!prev || !reuseLast || next < atLeast) {
+        const flags = next < atLeast && prev ? SEGMENT_FLAG_RESTART : 0;
+        segments.push(await createSegmentFile(fs, dir, prev ? prev.segmentNo + 1 : 1, Math.max(next, atLeast), opts.now(), opts.salt(), flags));
       }
       const wal = new Wal(dir, fs, opts, lock, segments, report);
       await wal.openActive();
@@ -619,10 +628,10 @@ function resolveOptions(o: WalOptions): Wal['opts'] {
 }
 
 /** Create segment `no` durably: tmp file with header, fsync, rename, fsync the directory. */
-export async function createSegmentFile(fs: FileSystem, dir: string, no: number, firstLsn: number, nowMs: number, salt: number): Promise<SegmentState> {
+export async function createSegmentFile(fs: FileSystem, dir: string, no: number, firstLsn: number, nowMs: number, salt: number, flags = 0): Promise<SegmentState> {
   const path = joinPath(dir, segmentFileName(no));
   const tmp = `${path}.tmp`;
-  const header = encodeSegmentHeader({ segmentNo: no, firstLsn, createdAtMs: nowMs, salt });
+  const header = encodeSegmentHeader({ segmentNo: no, firstLsn, createdAtMs: nowMs, salt, flags });
   try {
     const h = await fs.open(tmp, 'w');
     try {
