@@ -23,7 +23,7 @@ export interface FieldSchema {
   autoID?: boolean;
   /** FloatVector: number of dimensions (1..32768). */
   dim?: number;
-  /** VarChar: maximum length in characters (1..65535). */
+  /** VarChar: maximum length in UTF-8 bytes (1..65535), as Milvus counts it. */
   maxLength?: number;
   /** Array: element type and maximum number of elements. */
   elementType?: ScalarElementType;

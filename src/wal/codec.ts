@@ -172,16 +172,19 @@ function allZero(buf: Uint8Array, start: number, end: number): boolean {
   return true;
 }
 
-function hasZeroSector(buf: Uint8Array, start: number, end: number): boolean {
-  for (let s = start; s + SECTOR <= end; s += SECTOR) if (allZero(buf, s, s + SECTOR)) return true;
+/** Is a whole disk sector (aligned to file offsets: `fileBase` is the file offset of buf[0]) in [start, end) all zero? */
+function hasZeroSector(buf: Uint8Array, start: number, end: number, fileBase: number): boolean {
+  const first = start + ((SECTOR - ((fileBase + start) % SECTOR)) % SECTOR);
+  for (let s = first; s + SECTOR <= end; s += SECTOR) if (allZero(buf, s, s + SECTOR)) return true;
   return false;
 }
 
 /**
  * Decode the frame at `buf[at..end)`. `expectedLsn` (when not null) is the LSN the frame must
- * start with. Payloads in the result are views into `buf`.
+ * start with; `fileBase` is the file offset of buf[0] (for sector-aligned diagnostics).
+ * Payloads in the result are views into `buf`.
  */
-export function decodeFrame(buf: Uint8Array, at: number, end: number, seed: number, expectedLsn: number | null): FrameDecode {
+export function decodeFrame(buf: Uint8Array, at: number, end: number, seed: number, expectedLsn: number | null, fileBase = 0): FrameDecode {
   const avail = end - at;
   if (avail < FRAME_HEADER_SIZE) return allZero(buf, at, end) ? { kind: 'end' } : { kind: 'partial-header' };
   const v = viewOf(buf);
@@ -194,7 +197,7 @@ export function decodeFrame(buf: Uint8Array, at: number, end: number, seed: numb
   const size = alignFrame(FRAME_HEADER_SIZE + bodyLength);
   if (size > avail) return { kind: 'length-past-eof', bodyLength };
   const bodyEnd = at + FRAME_HEADER_SIZE + bodyLength;
-  if (crcOf(buf, at + 4, bodyEnd, seed) !== crc) return { kind: 'bad-crc', zeroSector: hasZeroSector(buf, at, at + size) };
+  if (crcOf(buf, at + 4, bodyEnd, seed) !== crc) return { kind: 'bad-crc', zeroSector: hasZeroSector(buf, at, at + size, fileBase) };
   return parseBody(buf, v, at, bodyEnd, size, count, expectedLsn);
 }
 

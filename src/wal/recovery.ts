@@ -80,8 +80,9 @@ export interface RecoveryReport {
   /** 'clean': nothing to repair; 'repaired': a torn tail was cut or blank file removed; 'salvaged': a non-default mode dropped or skipped data. */
   outcome: 'clean' | 'repaired' | 'salvaged';
   segments: number;
-  /** Frames (atomic batches) and records in the log after recovery. */
+  /** Frames (atomic batches) read by recovery: segments wholly below replayFromLsn are not read. */
   batches: number;
+  /** Records in the log after recovery (exact even for segments not read: LSNs are dense). */
   records: number;
   /** First and last LSN in the log after recovery (0, 0 when empty). */
   firstLsn: number;

@@ -58,6 +58,8 @@ export interface BadSpot {
   resumeAt: number | null;
   /** A later intact frame proves the bytes at `offset` had been made durable. */
   provenDurable: boolean;
+  /** LSN of the last intact record before the bad spot (header first LSN - 1 if none). */
+  lsnBefore: number;
 }
 
 export interface SegmentScan {
@@ -169,10 +171,10 @@ export class SegmentCursor {
     const { win, scan } = this;
     const pos = this.pos;
     const avail = await win.ensure(pos, FRAME_HEADER_SIZE);
-    let d = decodeFrame(win.buf, pos - win.base, pos - win.base + avail, this.seed, this.expected);
+    let d = decodeFrame(win.buf, pos - win.base, pos - win.base + avail, this.seed, this.expected, win.base);
     if (d.kind === 'length-past-eof' && pos + alignFrame(FRAME_HEADER_SIZE + d.bodyLength) <= win.fileSize) {
       const more = await win.ensure(pos, alignFrame(FRAME_HEADER_SIZE + d.bodyLength));
-      d = decodeFrame(win.buf, pos - win.base, pos - win.base + more, this.seed, this.expected);
+      d = decodeFrame(win.buf, pos - win.base, pos - win.base + more, this.seed, this.expected, win.base);
     }
     if (d.kind === 'frame' && this.expected === null && d.frame.firstLsn <= scan.lastLsn) {
       d = { kind: 'bad-content', reason: `LSN ${d.frame.firstLsn} goes backwards` };
@@ -189,6 +191,7 @@ export class SegmentCursor {
     this.done = true;
     if (d.kind === 'end' && pos >= win.fileSize) return null;
     const spot = await lookPast(win, pos, this.seed, d);
+    spot.lsnBefore = scan.lastLsn;
     if (spot.allZeroAfter && (d.kind === 'end' || d.kind === 'zero')) return null; // clean end (zeros)
     scan.bad.push(spot);
     if (skipBad && spot.resumeAt !== null) {
@@ -208,7 +211,7 @@ export class SegmentCursor {
 async function lookPast(win: FileWindow, bad: number, seed: number, d: Exclude<FrameDecode, { kind: 'frame' }>): Promise<BadSpot> {
   const spot: BadSpot = {
     offset: bad, kind: d.kind, reason: describe(d), allZeroAfter: true,
-    laterFrames: 0, laterLsnRange: null, resumeAt: null, provenDurable: false,
+    laterFrames: 0, laterLsnRange: null, resumeAt: null, provenDurable: false, lsnBefore: 0,
   };
   const fileSize = win.fileSize;
   let zeroChecked = bad;

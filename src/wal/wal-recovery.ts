@@ -149,6 +149,7 @@ async function recoverOne(
   if (position === 'sealed' && next?.header && next.header.firstLsn - 1 < o.replayFromLsn && (!prev || h.firstLsn === prev.lastLsn + 1)) {
     state.lastLsn = next.header.firstLsn - 1;
     state.sizeBytes = seg.size;
+    report.records += state.lastLsn - state.firstLsn + 1; // LSNs are dense: exact without reading
     return { action: 'accept', state };
   }
   const scan = await scanAndReplay(fs, seg.path, o, report);
@@ -161,7 +162,9 @@ async function recoverOne(
     const finding = classifySpot(spot, position);
     const a = decide(finding, position, o.mode);
     const isTail = spot.resumeAt === null;
-    const effective: RecoveryAction = a === 'skip' && isTail ? (position === 'last' ? 'truncate' : 'truncate-rest') : a;
+    // Nothing intact after the damage in this segment: skipping means cutting this segment's
+    // tail; later segments are still read (skip mode accepts the LSN gap that follows).
+    const effective: RecoveryAction = a === 'skip' && isTail ? 'truncate' : a;
     const lsnRange = lostRange(spot, scan, next, effective);
     const bytes = effective === 'skip' ? spot.resumeAt! - spot.offset : seg.size - spot.offset;
     report.events.push({ file: seg.path, offset: spot.offset, finding, reason: spot.reason, action: effective, lsnRange, bytes });
@@ -206,7 +209,7 @@ async function scanAndReplay(fs: FileSystem, path: string, o: RecoverOptions, re
  * later segments, reported separately as set aside).
  */
 function lostRange(spot: BadSpot, scan: SegmentScan, next: Listed | undefined, action: RecoveryAction): [number, number] | null {
-  const from = scan.lastLsn + 1;
+  const from = spot.lsnBefore + 1;
   let to: number | null;
   if (action === 'skip') to = spot.laterLsnRange ? spot.laterLsnRange[0] - 1 : null;
   else to = spot.laterLsnRange ? spot.laterLsnRange[1] : null;

@@ -163,6 +163,8 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
   private idleWaiters: (() => void)[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly zeros: Uint8Array;
+  /** Bad spots recovery chose to skip (skip-corrupted), as "path:offset": read() steps over these only. */
+  private readonly skipped: Set<string>;
   private readonly counters: Omit<WalStats, 'segments' | 'totalBytes'> = { appends: 0, records: 0, bytesAppended: 0, groups: 0, syncs: 0, rotations: 0 };
 
   private constructor(dir: string, fs: FileSystem, opts: Wal['opts'], lock: FileLock, segments: SegmentState[], report: RecoveryReport) {
@@ -178,6 +180,7 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
     this.writtenLsn = last.lastLsn;
     this.durableLsnValue = last.lastLsn;
     this.zeros = new Uint8Array(Math.min(opts.preallocateBytes, 1024 * 1024));
+    this.skipped = new Set(report.events.filter((e) => e.action === 'skip').map((e) => `${e.file}:${e.offset}`));
   }
 
   /** Open (or create) the log in `dir`, running recovery. See RecoveryReport in `wal.recovery`. */
@@ -216,7 +219,7 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
       return wal;
     } catch (e) {
       await lock.release().catch(() => undefined);
-      throw e;
+      throw e instanceof VecwalError ? e : ioError('recover', dir, e);
     }
   }
 
@@ -484,10 +487,11 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
     const cursor = await SegmentCursor.open(this.fs, seg.path, limit);
     try {
       for (;;) {
-        const step = await cursor.next(false);
+        const step = await cursor.next(true);
         if (step === null) break;
         if (!('frame' in step)) {
-          throw corruption(seg.path, step.offset, step.reason, { lsnRange: [cursor.scan.lastLsn + 1, seg.lastLsn] });
+          if (this.skipped.has(`${seg.path}:${step.offset}`)) continue;
+          throw corruption(seg.path, step.offset, step.reason, { lsnRange: [step.lsnBefore + 1, seg.lastLsn] });
         }
         const f = step.frame;
         const last = f.firstLsn + f.records.length - 1;
@@ -537,12 +541,16 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
       if (seg.segmentNo !== no || seg === this.active.state) break;
       try {
         await this.fs.unlink(seg.path);
-        await this.fs.syncDir(this.dir); // one at a time, oldest first: the log stays a contiguous suffix
       } catch (e) {
         throw ioError('cleanup', seg.path, e);
       }
-      this.segments.shift();
+      this.segments.shift(); // gone from the directory: gone from the list, whatever happens next
       deleted.push(seg.path);
+      try {
+        await this.fs.syncDir(this.dir); // one at a time, oldest first: the log stays a contiguous suffix
+      } catch (e) {
+        throw ioError('cleanup', this.dir, e);
+      }
     }
     if (plan.pressure) this.emit('pressure', plan.pressure);
     return { deleted, pressure: plan.pressure !== null };
