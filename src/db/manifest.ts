@@ -47,8 +47,20 @@ export interface CollectionMeta {
   nextAutoId: string;
 }
 
+/** Progress of a resumable import, written atomically with the rows it counts. */
+export interface ImportProgress {
+  /** Rows of the input acknowledged so far (the input's first `rows` rows are in the database). */
+  rows: number;
+  /** Where the input resumes (e.g. a byte offset in the file), as the importer defines it. */
+  position: number;
+  /** LSN of the write that carried this progress. */
+  lsn: number;
+}
+
 export interface ManifestState {
   checkpointLsn: number;
+  /** Import progress by import id, as of the checkpoint (later progress is in the WAL). */
+  imports?: Record<string, ImportProgress>;
   nextSegmentId: number;
   nextCollectionId: number;
   collections: CollectionMeta[];

@@ -431,10 +431,16 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
   private async openActive(): Promise<void> {
     const state = this.segments[this.segments.length - 1]!;
     const handle = await this.fs.open(state.path, 'r+');
-    const size = await handle.size();
-    // A reused segment may hold bytes a crashed process left in the page cache. Make them durable
-    // before any new frame claims (syncedThrough) that they are.
-    await handle.datasync();
+    let size: number;
+    try {
+      size = await handle.size();
+      // A reused segment may hold bytes a crashed process left in the page cache. Make them
+      // durable before any new frame claims (syncedThrough) that they are.
+      await handle.datasync();
+    } catch (e) {
+      await handle.close().catch(() => undefined);
+      throw e;
+    }
     this.active = { state, handle, seed: saltSeed(state.salt), writeEnd: state.sizeBytes, durableEnd: state.sizeBytes, allocatedEnd: Math.max(size, state.sizeBytes) };
   }
 

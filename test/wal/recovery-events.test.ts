@@ -1,8 +1,7 @@
 /**
  * Findings about recovery's report and set-aside files, met while building `vecwal wal repair`
  * (which works around both: it computes cut LSN ranges from its own scan, and keeps a copy of
- * every set-aside file in its backup directory). Marked todo until src/wal/wal-recovery.ts is
- * fixed; each test states what the fix must make true.
+ * every set-aside file in its backup directory). Both are fixed; these tests keep them fixed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,7 +41,6 @@ async function flipByte(fs: CrashableMemFileSystem, path: string, offset: number
 
 test(
   'point-in-time: the truncate-rest event of the damaged segment covers every LSN the cut removes',
-  { todo: 'bug: src/wal/wal-recovery.ts lostRange returns only the damaged LSNs [lastGood+1, firstLaterFrame-1], though truncate/truncate-rest also cut the intact frames after the damage (its `resumeAt === null && laterLsnRange` branch can never be taken: noteLater sets both together)' },
   async () => {
     const fs = new CrashableMemFileSystem();
     await logWithSegments(fs, 30);
@@ -63,7 +61,6 @@ test(
 
 test(
   'point-in-time twice: setting a segment aside never replaces an earlier *.dropped file',
-  { todo: 'bug: src/wal/wal-recovery.ts setAside renames wal_N.log to wal_N.log.dropped with fs.rename, which replaces an existing target; after a point-in-time recovery the next segment reuses the dropped number, so a second one destroys the first set-aside file' },
   async () => {
     const fs = new CrashableMemFileSystem();
     await logWithSegments(fs, 30);

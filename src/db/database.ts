@@ -1,0 +1,743 @@
+/**
+ * The database: Milvus-style collections on the write-ahead log.
+ *
+ * Write path (insert, upsert, delete):
+ *   1. validate and convert the input (schema.ts): bad input throws a coded error and never
+ *      reaches the log;
+ *   2. append one WAL batch (atomic) and, in the same synchronous step, apply it to the
+ *      memtable, so writes are applied in LSN order and reads see them at once;
+ *   3. resolve when the WAL says the batch is durable (sync policy). A write may be visible to
+ *      reads up to one group commit before it is acknowledged; if the WAL fails, the database
+ *      refuses all writes until reopened, and recovery decides what survived.
+ * Flush (on size, on interval, on WAL pressure, on flush()):
+ *   freeze the memtable (writers go on into a fresh one), write each frozen growing segment as
+ *   an immutable segment file and each sealed segment's new deletes as a delete file, all
+ *   fsynced; then one atomic manifest write records them with the checkpoint LSN; then WAL
+ *   cleanup deletes whole log segments at or below the checkpoint.
+ * Open = recovery: lock, read the manifest, remove orphans of a crashed flush or compaction,
+ *   replay the WAL from checkpoint + 1 into the memtable, report.
+ *
+ * Collection ids are never reused, so replay skips records of dropped collections.
+ */
+import type { FileLock, FileSystem } from '../fs/fs.js';
+import { NodeFileSystem } from '../fs/node-fs.js';
+import { joinPath, mkdirDurable, removeTree } from '../fs/io.js';
+import { VecwalError, invalidArgument, ioError } from '../errors.js';
+import { Wal, type WalBatch, type WalOptions } from '../wal/wal.js';
+import { OpType } from '../wal/format.js';
+import type { RecoveryReport } from '../wal/recovery.js';
+import type { CollectionSchema, ColumnBatch, MetricType, PrimaryKey } from './types.js';
+import { emptyManifest, readManifest, writeManifest, type CollectionMeta, type ImportProgress, type ManifestState, type SegmentMeta } from './manifest.js';
+import { MemSegment, getBit, type Block, type RowRef } from './mem-segment.js';
+import { validateSchema, quickCreateSchema, rowsToBatch, columnsToBatch, primaryKeysOf, normalizePrimaryKey } from './schema.js';
+import { encodeBatch, decodeBatch, encodeDelete, decodeDelete, concatBatches, sliceBatch } from './columns.js';
+import { SegmentReader, writeSegment, writeDeleteFile, readDeleteFile } from '../segment/segment-file.js';
+import { Mutex } from './mutex.js';
+import { toWalOptions, type VecwalConfig } from '../config.js';
+import { Reader } from './reader.js';
+
+export interface DatabaseOptions {
+  fs?: FileSystem;
+  /** WAL options (sync policy, segment size, retention, recovery mode, ...). */
+  wal?: Omit<WalOptions, 'fs' | 'onReplay' | 'replayFromLsn' | 'nextLsnAtLeast'>;
+  /** Flush when the memtable holds this many bytes. Default 64 MiB. */
+  memtableBytesMax?: number;
+  /** Flush at least this often when there are unflushed writes; 0 disables. Default 10 s. */
+  flushIntervalMs?: number;
+  /** Block writers (backpressure) while the WAL holds more than this above the checkpoint. Default 256 MiB. */
+  replayBytesMax?: number;
+}
+
+/** DatabaseOptions from a loaded configuration (src/config.ts, docs/config.md). */
+export function optionsFromConfig(config: VecwalConfig): DatabaseOptions {
+  return {
+    wal: toWalOptions(config),
+    memtableBytesMax: config.memtable.max_size,
+    flushIntervalMs: config.memtable.flush_interval,
+    replayBytesMax: config.memtable.max_replay_size,
+  };
+}
+
+export interface OpenReport {
+  wal: RecoveryReport;
+  checkpointLsn: number;
+  replayedRecords: number;
+  orphansRemoved: string[];
+  collections: number;
+  durationMs: number;
+}
+
+/** Tag a write with import progress: recorded atomically with it (same WAL batch). */
+export interface WriteOptions {
+  progress?: { importId: string; rows: number; position: number };
+}
+
+export interface InsertResult {
+  insertCount: number;
+  ids: PrimaryKey[];
+  /** LSN of the WAL batch that holds the write. */
+  lsn: number;
+}
+
+const WAL_HEADER = 8; // u32 collection id, u32 reserved
+
+/** Runtime state of one collection. */
+export class Collection {
+  meta: CollectionMeta;
+  segments: MemSegment[] = [];
+  growing: MemSegment | null = null;
+  pkIndex: Map<PrimaryKey, RowRef> | null = null;
+  nextAutoId: bigint;
+  constructor(meta: CollectionMeta) {
+    this.meta = meta;
+    this.nextAutoId = BigInt(meta.nextAutoId);
+  }
+  get schema(): CollectionSchema {
+    return this.meta.schema;
+  }
+  get pkField(): string {
+    return this.schema.fields.find((f) => f.isPrimaryKey)!.name;
+  }
+  get vectorField(): string {
+    return this.schema.fields.find((f) => f.dataType === 'FloatVector')!.name;
+  }
+}
+
+export class Database {
+  readonly dir: string;
+  readonly report: OpenReport;
+  private readonly fs: FileSystem;
+  private wal!: Wal;
+  private lock: FileLock | null = null;
+  private manifest: ManifestState;
+  private readonly collections = new Map<string, Collection>();
+  private readonly imports = new Map<string, ImportProgress>();
+  private readonly byId = new Map<number, Collection>();
+  private readonly metaLock = new Mutex();
+  private readonly flushLock = new Mutex();
+  private memtableBytes = 0;
+  private memtableMaxLsn = 0;
+  private failure: VecwalError | null = null;
+  private closed = false;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly opts: Required<Omit<DatabaseOptions, 'fs' | 'wal'>> & { wal: DatabaseOptions['wal'] };
+  readonly read: Reader;
+
+  private constructor(dir: string, fs: FileSystem, manifest: ManifestState, opts: Database['opts'], report: OpenReport) {
+    this.dir = dir;
+    this.fs = fs;
+    this.manifest = manifest;
+    this.opts = opts;
+    this.report = report;
+    this.read = new Reader(this);
+  }
+
+  static async open(dir: string, options: DatabaseOptions = {}): Promise<Database> {
+    const t0 = performance.now();
+    const fs = options.fs ?? new NodeFileSystem();
+    const opts = {
+      memtableBytesMax: options.memtableBytesMax ?? 64 * 1024 * 1024,
+      flushIntervalMs: options.flushIntervalMs ?? 10_000,
+      replayBytesMax: options.replayBytesMax ?? 256 * 1024 * 1024,
+      wal: options.wal,
+    };
+    try {
+      await mkdirDurable(fs, dir);
+    } catch (e) {
+      throw ioError('create directory', dir, e);
+    }
+    let lock: FileLock;
+    try {
+      lock = await fs.lock(joinPath(dir, 'LOCK'));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ELOCKED') throw new VecwalError('LOCKED', `database ${dir} is in use: ${(e as Error).message}`, { cause: e, file: dir });
+      throw ioError('lock', dir, e);
+    }
+    try {
+      let manifest = await readManifest(fs, dir);
+      if (!manifest) {
+        manifest = emptyManifest();
+        await mkdirDurable(fs, joinPath(dir, 'meta'));
+        await writeManifest(fs, dir, manifest);
+      }
+      const report: OpenReport = { wal: null as unknown as RecoveryReport, checkpointLsn: manifest.checkpointLsn, replayedRecords: 0, orphansRemoved: [], collections: manifest.collections.length, durationMs: 0 };
+      const db = new Database(dir, fs, manifest, opts, report);
+      for (const [id, p] of Object.entries(manifest.imports ?? {})) db.imports.set(id, p);
+      db.lock = lock;
+      await db.removeOrphans();
+      await db.loadCollections();
+      await db.openWal();
+      report.durationMs = performance.now() - t0;
+      if (opts.flushIntervalMs > 0) db.startTimer();
+      return db;
+    } catch (e) {
+      await lock.release().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  // ---- open / recovery -------------------------------------------------------------------
+
+  private segmentDir(id: number): string {
+    return joinPath(this.dir, 'data', `segment_${String(id).padStart(6, '0')}`);
+  }
+
+  /** Delete segment folders and delete files no manifest entry names (a crashed flush or compaction). */
+  private async removeOrphans(): Promise<void> {
+    const dataDir = joinPath(this.dir, 'data');
+    await mkdirDurable(this.fs, dataDir);
+    const live = new Map<string, Set<string>>();
+    for (const c of this.manifest.collections) for (const s of c.segments) live.set(`segment_${String(s.id).padStart(6, '0')}`, new Set(['data.seg', ...s.deleteFiles]));
+    let changed = false;
+    for (const name of await this.fs.readdir(dataDir)) {
+      const path = joinPath(dataDir, name);
+      const keep = live.get(name);
+      if (!keep) {
+        await removeTree(this.fs, path);
+        this.report.orphansRemoved.push(path);
+        changed = true;
+        continue;
+      }
+      for (const f of await this.fs.readdir(path)) {
+        if (keep.has(f)) continue;
+        await this.fs.unlink(joinPath(path, f));
+        this.report.orphansRemoved.push(joinPath(path, f));
+        await this.fs.syncDir(path);
+      }
+    }
+    if (changed) await this.fs.syncDir(dataDir);
+  }
+
+  private async loadCollections(): Promise<void> {
+    for (const meta of this.manifest.collections) {
+      const c = new Collection(meta);
+      for (const s of meta.segments) c.segments.push(await this.sealedSegment(c, s));
+      this.collections.set(meta.schema.name, c);
+      this.byId.set(meta.id, c);
+    }
+  }
+
+  private async sealedSegment(c: Collection, s: SegmentMeta): Promise<MemSegment> {
+    const seg = new MemSegment(s.id, c.meta.id, 'sealed');
+    seg.rows = s.rows;
+    seg.minLsn = s.minLsn;
+    seg.maxLsn = s.maxLsn;
+    const dir = this.segmentDir(s.id);
+    for (const f of s.deleteFiles) {
+      for (const row of await readDeleteFile(this.fs, joinPath(dir, f))) seg.preloadDeletes.push(row);
+    }
+    seg.deletedRows = new Set(seg.preloadDeletes).size;
+    seg.loader = async () => {
+      const r = await SegmentReader.open(this.fs, dir, c.schema);
+      try {
+        return await r.readAll();
+      } finally {
+        await r.close();
+      }
+    };
+    return seg;
+  }
+
+  private async openWal(): Promise<void> {
+    let replayed = 0;
+    this.wal = await Wal.open(joinPath(this.dir, 'wal'), {
+      ...(this.opts.wal ?? {}),
+      fs: this.fs,
+      replayFromLsn: this.manifest.checkpointLsn + 1,
+      nextLsnAtLeast: this.manifest.checkpointLsn + 1,
+      onReplay: async (b: WalBatch) => {
+        for (const r of b.records) if (r.lsn > this.manifest.checkpointLsn) replayed += await this.replayRecord(r.op, r.payload, r.lsn);
+      },
+    });
+    this.report.wal = this.wal.recovery;
+    this.report.replayedRecords = replayed;
+    this.wal.on('pressure', () => void this.flush().catch(() => undefined));
+  }
+
+  private async replayRecord(op: OpType, payload: Uint8Array, lsn: number): Promise<number> {
+    if (op === OpType.Marker) {
+      const p = decodeProgress(payload);
+      if (p) this.imports.set(p.importId, { rows: p.rows, position: p.position, lsn });
+      this.noteMemtable(lsn, payload.length);
+      return 1;
+    }
+    const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+    const c = this.byId.get(view.getUint32(0, true));
+    if (!c) return 0; // the collection was dropped after this write
+    const body = payload.subarray(WAL_HEADER);
+    if (op === OpType.Insert || op === OpType.Upsert) {
+      const batch = decodeBatch(c.schema, body);
+      await this.ensurePkIndex(c);
+      const pks = primaryKeysOf(c.schema, batch);
+      if (op === OpType.Upsert) this.applyDeletes(c, pks);
+      this.applyInsert(c, batch, pks, lsn, body.length);
+      this.bumpAutoId(c, pks);
+      return 1;
+    }
+    if (op === OpType.Delete) {
+      await this.ensurePkIndex(c);
+      this.applyDeletes(c, decodeDelete(body));
+      this.noteMemtable(lsn, body.length);
+      return 1;
+    }
+    return 0;
+  }
+
+  private bumpAutoId(c: Collection, pks: PrimaryKey[]): void {
+    const f = c.schema.fields.find((x) => x.isPrimaryKey)!;
+    if (!f.autoID) return;
+    for (const pk of pks) if (typeof pk === 'bigint' && pk >= c.nextAutoId) c.nextAutoId = pk + 1n;
+  }
+
+  // ---- collections -------------------------------------------------------------------------
+
+  listCollections(): string[] {
+    return [...this.collections.keys()].sort();
+  }
+
+  hasCollection(name: string): boolean {
+    return this.collections.has(name);
+  }
+
+  describeCollection(name: string): { name: string; id: number; schema: CollectionSchema; createdAtMs: number } {
+    const c = this.collection(name);
+    return { name, id: c.meta.id, schema: structuredClone(c.schema), createdAtMs: c.meta.createdAtMs };
+  }
+
+  /** Create a collection from a full schema, or quick-create from a dimension (Milvus style). */
+  async createCollection(input: CollectionSchema | { name: string; dimension: number; metricType?: MetricType; primaryFieldName?: string; vectorFieldName?: string; idType?: 'Int64' | 'VarChar'; autoId?: boolean }): Promise<void> {
+    this.checkWritable();
+    const schema = 'dimension' in input ? quickCreateSchema(input.name, input.dimension, input) : validateSchema(input);
+    await this.metaLock.run(async () => {
+      if (this.collections.has(schema.name)) throw new VecwalError('COLLECTION_EXISTS', `collection ${schema.name} already exists`);
+      const meta: CollectionMeta = { id: this.manifest.nextCollectionId, schema, createdAtMs: Date.now(), segments: [], nextAutoId: '1' };
+      const next = { ...this.manifest, nextCollectionId: meta.id + 1, collections: [...this.manifest.collections, meta] };
+      await this.commitManifest(next);
+      const c = new Collection(meta);
+      this.collections.set(schema.name, c);
+      this.byId.set(meta.id, c);
+    });
+  }
+
+  async dropCollection(name: string): Promise<void> {
+    this.checkWritable();
+    await this.metaLock.run(async () => {
+      const c = this.collection(name);
+      const next = { ...this.manifest, collections: this.manifest.collections.filter((m) => m.id !== c.meta.id) };
+      await this.commitManifest(next);
+      this.collections.delete(name);
+      this.byId.delete(c.meta.id);
+      for (const s of c.segments) if (s.state === 'sealed') await removeTree(this.fs, this.segmentDir(s.id)).catch(() => undefined);
+    });
+  }
+
+  async renameCollection(from: string, to: string): Promise<void> {
+    this.checkWritable();
+    await this.metaLock.run(async () => {
+      const c = this.collection(from);
+      if (this.collections.has(to)) throw new VecwalError('COLLECTION_EXISTS', `collection ${to} already exists`);
+      validateSchema({ ...c.schema, name: to });
+      const meta = { ...c.meta, schema: { ...c.schema, name: to } };
+      const next = { ...this.manifest, collections: this.manifest.collections.map((m) => (m.id === c.meta.id ? meta : m)) };
+      await this.commitManifest(next);
+      c.meta = meta;
+      this.collections.delete(from);
+      this.collections.set(to, c);
+    });
+  }
+
+  /** @internal */
+  collection(name: string): Collection {
+    const c = this.collections.get(name);
+    if (!c) throw new VecwalError('COLLECTION_NOT_FOUND', `collection not found: ${name}`);
+    return c;
+  }
+
+  private async commitManifest(next: ManifestState): Promise<void> {
+    try {
+      await writeManifest(this.fs, this.dir, next);
+    } catch (e) {
+      this.poison(e);
+      throw this.failure;
+    }
+    this.manifest = next;
+  }
+
+  // ---- writes ------------------------------------------------------------------------------
+
+  /** Insert rows (objects) or columns ({ field: values[] }). Existing primary keys are refused: use upsert. */
+  async insert(name: string, data: readonly object[] | Record<string, unknown>, options: WriteOptions = {}): Promise<InsertResult> {
+    return this.write(name, data, false, options);
+  }
+
+  /** Insert or replace by primary key (newest wins). */
+  async upsert(name: string, data: readonly object[] | Record<string, unknown>, options: WriteOptions = {}): Promise<InsertResult> {
+    return this.write(name, data, true, options);
+  }
+
+  /** The last acknowledged progress of an import (see WriteOptions.progress), or null. */
+  importProgress(importId: string): ImportProgress | null {
+    return this.imports.get(importId) ?? null;
+  }
+
+  private async write(name: string, data: readonly object[] | Record<string, unknown>, upsert: boolean, options: WriteOptions): Promise<InsertResult> {
+    this.checkWritable();
+    await this.backpressure();
+    const c = this.collection(name);
+    const auto = () => c.nextAutoId++;
+    const batch = Array.isArray(data) ? rowsToBatch(c.schema, data as Record<string, unknown>[], { forUpsert: upsert, nextAutoId: auto }) : columnsToBatch(c.schema, data as Record<string, unknown[]>, { forUpsert: upsert, nextAutoId: auto });
+    if (batch.count === 0) return { insertCount: 0, ids: [], lsn: this.wal.lastLsn };
+    await this.ensurePkIndex(c);
+    this.checkWritable();
+    const pks = primaryKeysOf(c.schema, batch);
+    if (!upsert) {
+      for (const pk of pks) if (c.pkIndex!.has(pk)) throw new VecwalError('DATA_INVALID', `primary key ${String(pk)} already exists in ${name}; use upsert to replace it`);
+    }
+    const payload = encodeBatch(c.schema, batch, { headroom: WAL_HEADER });
+    new DataView(payload.buffer, payload.byteOffset, payload.byteLength).setUint32(0, c.meta.id, true);
+    const body = payload.subarray(WAL_HEADER);
+    const lsn = this.wal.nextLsn;
+    const records = [{ op: upsert ? OpType.Upsert : OpType.Insert, payload }];
+    const progress = options.progress ? checkProgress(options.progress) : null;
+    if (progress) records.push({ op: OpType.Marker, payload: encodeProgress(progress) });
+    const done = this.wal.append(records);
+    if (upsert) this.applyDeletes(c, pks);
+    this.applyInsert(c, batch, pks, lsn, body.length);
+    if (progress) this.imports.set(progress.importId, { rows: progress.rows, position: progress.position, lsn: lsn + 1 });
+    await this.settle(done);
+    this.maybeFlush();
+    return { insertCount: batch.count, ids: pks, lsn };
+  }
+
+  /** Delete by primary keys, or by a filter expression. Returns how many rows were deleted. */
+  async delete(name: string, target: { ids: unknown[] } | { filter: string; exprParams?: Record<string, unknown> }): Promise<{ deleteCount: number; lsn: number }> {
+    this.checkWritable();
+    await this.backpressure();
+    const c = this.collection(name);
+    await this.ensurePkIndex(c);
+    let pks: PrimaryKey[];
+    if ('ids' in target) {
+      if (!Array.isArray(target.ids)) throw invalidArgument('ids must be an array');
+      pks = target.ids.map((v) => normalizePrimaryKey(c.schema, v));
+    } else {
+      const rows = await this.read.query(name, { filter: target.filter, exprParams: target.exprParams, outputFields: [c.pkField], limit: Number.MAX_SAFE_INTEGER });
+      pks = rows.map((r) => r[c.pkField] as PrimaryKey);
+    }
+    pks = pks.filter((pk) => c.pkIndex!.has(pk));
+    if (pks.length === 0) return { deleteCount: 0, lsn: this.wal.lastLsn };
+    this.checkWritable();
+    const body = encodeDelete(pks);
+    const lsn = this.wal.nextLsn;
+    const done = this.wal.append({ op: OpType.Delete, payload: withHeader(c.meta.id, body) });
+    const n = this.applyDeletes(c, pks);
+    this.noteMemtable(lsn, body.length);
+    await this.settle(done);
+    this.maybeFlush();
+    return { deleteCount: n, lsn };
+  }
+
+  private async settle(done: Promise<unknown>): Promise<void> {
+    try {
+      await done;
+    } catch (e) {
+      this.poison(e);
+      throw e;
+    }
+  }
+
+  private applyInsert(c: Collection, batch: ColumnBatch, pks: PrimaryKey[], lsn: number, bytes: number): void {
+    if (!c.growing) {
+      c.growing = new MemSegment(this.manifest.nextSegmentId++, c.meta.id, 'growing');
+      c.segments.push(c.growing);
+    }
+    const block = c.growing.append(batch, lsn, bytes);
+    const seg = c.growing;
+    for (let i = 0; i < pks.length; i++) c.pkIndex!.set(pks[i]!, { seg, block, row: i });
+    this.noteMemtable(lsn, bytes);
+  }
+
+  private applyDeletes(c: Collection, pks: PrimaryKey[]): number {
+    let n = 0;
+    for (const pk of pks) {
+      const ref = c.pkIndex!.get(pk);
+      if (!ref) continue;
+      c.pkIndex!.delete(pk);
+      if (ref.seg.markDeleted(ref, ref.seg.state !== 'growing' || true)) n++;
+    }
+    return n;
+  }
+
+  private noteMemtable(lsn: number, bytes: number): void {
+    this.memtableBytes += bytes;
+    if (lsn > this.memtableMaxLsn) this.memtableMaxLsn = lsn;
+  }
+
+  /** Build the primary key index of a collection (loads its sealed segments). */
+  private async ensurePkIndex(c: Collection): Promise<void> {
+    if (c.pkIndex) return;
+    const index = new Map<PrimaryKey, RowRef>();
+    const pkName = c.pkField;
+    for (const seg of c.segments) {
+      await seg.load();
+      for (const block of seg.blocks) {
+        const pks = primaryKeysOf(c.schema, block.batch);
+        for (let i = 0; i < pks.length; i++) if (!getBit(block.deleted, i)) index.set(pks[i]!, { seg, block, row: i });
+      }
+    }
+    void pkName;
+    c.pkIndex ??= index;
+  }
+
+  // ---- flush -------------------------------------------------------------------------------
+
+  private maybeFlush(): void {
+    if (this.memtableBytes >= this.opts.memtableBytesMax) void this.flush().catch(() => undefined);
+  }
+
+  private async backpressure(): Promise<void> {
+    const above = this.wal.stats().totalBytes;
+    if (this.memtableBytes >= this.opts.memtableBytesMax * 2 || above > this.opts.replayBytesMax) await this.flush();
+  }
+
+  /**
+   * Flush the memtable: segment files and delete files, fsynced; then the manifest with the new
+   * checkpoint; then WAL cleanup. Concurrent calls share the flush in progress.
+   */
+  async flush(): Promise<{ segments: number; checkpointLsn: number }> {
+    this.checkWritable();
+    return this.flushLock.run(async () => {
+      const upto = this.memtableMaxLsn;
+      if (upto <= this.manifest.checkpointLsn) return { segments: 0, checkpointLsn: this.manifest.checkpointLsn };
+      // Freeze: writers from here on go to fresh growing segments.
+      const frozen: { c: Collection; seg: MemSegment }[] = [];
+      const deletes: { c: Collection; seg: MemSegment; rows: number[] }[] = [];
+      for (const c of this.collections.values()) {
+        for (const seg of c.segments) {
+          if (seg.state === 'sealed' && seg.pendingDeletes.length > 0) {
+            deletes.push({ c, seg, rows: seg.pendingDeletes });
+            seg.pendingDeletes = [];
+          }
+        }
+        if (c.growing) {
+          c.growing.state = 'frozen';
+          frozen.push({ c, seg: c.growing });
+          c.growing = null;
+        }
+      }
+      this.memtableBytes = 0;
+      await this.settle(this.wal.sync()); // every LSN <= upto is now in the OS and durable
+      try {
+        return await this.writeFlush(upto, frozen, deletes);
+      } catch (e) {
+        this.poison(e);
+        throw this.failure;
+      }
+    });
+  }
+
+  private async writeFlush(upto: number, frozen: { c: Collection; seg: MemSegment }[], deletes: { c: Collection; seg: MemSegment; rows: number[] }[]): Promise<{ segments: number; checkpointLsn: number }> {
+    const added = new Map<number, SegmentMeta[]>();
+    let flushSeq = this.manifest.checkpointLsn;
+    for (const { c, seg } of frozen) {
+      if (seg.rows === 0) continue;
+      const batch = concatBatches(c.schema, seg.blocks.map((b) => b.batch));
+      const dir = this.segmentDir(seg.id);
+      const { bytes } = await writeSegment(this.fs, dir, { segmentId: seg.id, collectionId: c.meta.id, minLsn: seg.minLsn, maxLsn: seg.maxLsn }, c.schema, batch);
+      const rows: number[] = [];
+      for (const b of seg.blocks) for (let i = 0; i < b.batch.count; i++) if (getBit(b.deleted, i)) rows.push(b.base + i);
+      const meta: SegmentMeta = { id: seg.id, rows: seg.rows, minLsn: seg.minLsn, maxLsn: seg.maxLsn, bytes, deleteFiles: [] };
+      if (rows.length > 0) meta.deleteFiles.push(await this.writeDeletes(seg.id, rows, ++flushSeq));
+      seg.pendingDeletes = seg.pendingDeletes.filter((r) => !rows.includes(r));
+      added.set(c.meta.id, [...(added.get(c.meta.id) ?? []), meta]);
+    }
+    const delFiles = new Map<number, string>();
+    for (const d of deletes) delFiles.set(d.seg.id, await this.writeDeletes(d.seg.id, d.rows, ++flushSeq));
+    await this.metaLock.run(async () => {
+      const collections = this.manifest.collections.map((m) => {
+        const c = this.byId.get(m.id);
+        const segs = m.segments.map((s) => (delFiles.has(s.id) ? { ...s, deleteFiles: [...s.deleteFiles, delFiles.get(s.id)!] } : s));
+        return { ...m, segments: [...segs, ...(added.get(m.id) ?? [])], nextAutoId: String(c ? c.nextAutoId : BigInt(m.nextAutoId)) };
+      });
+      const imports = { ...(this.manifest.imports ?? {}) };
+      for (const [id, p] of this.imports) if (p.lsn <= upto) imports[id] = p;
+      await this.commitManifest({ ...this.manifest, checkpointLsn: upto, nextSegmentId: this.manifest.nextSegmentId, collections, imports });
+      for (const c of this.collections.values()) c.meta = collections.find((m) => m.id === c.meta.id) ?? c.meta;
+    });
+    for (const { seg } of frozen) seg.state = 'sealed';
+    await this.wal.truncate(upto).catch((e) => this.poison(e));
+    return { segments: added.size, checkpointLsn: upto };
+  }
+
+  // ---- compaction --------------------------------------------------------------------------
+
+  /**
+   * Merge a collection's sealed segments into one, dropping deleted rows (upserts leave the
+   * replaced row deleted, so superseded rows go too). Atomic: the new segment file is written
+   * and fsynced, then one manifest write swaps it for the old ones; a crash before that leaves
+   * an orphan that open removes, a crash after leaves old folders that open removes.
+   * Deletes that land while the new file is written are carried over to the new segment.
+   */
+  async compact(name: string): Promise<{ before: number; after: number; rowsDropped: number }> {
+    this.checkWritable();
+    return this.flushLock.run(async () => {
+      const c = this.collection(name);
+      const olds = c.segments.filter((s) => s.state === 'sealed');
+      if (olds.length < 2 && !olds.some((s) => s.deletedRows > 0)) return { before: olds.length, after: olds.length, rowsDropped: 0 };
+      for (const s of olds) await s.load();
+      const snapshot = olds.map((s) => s.blocks.map((b) => b.deleted.slice()));
+      const parts: ColumnBatch[] = [];
+      const map: { seg: MemSegment; block: Block; row: number }[] = [];
+      olds.forEach((s, si) => s.blocks.forEach((b, bi) => {
+        const keep: number[] = [];
+        for (let i = 0; i < b.batch.count; i++) if (!getBit(snapshot[si]![bi]!, i)) keep.push(i);
+        for (const row of keep) map.push({ seg: s, block: b, row });
+        parts.push(takeRows(c.schema, b.batch, keep));
+      }));
+      const merged = concatBatches(c.schema, parts);
+      const id = this.manifest.nextSegmentId++;
+      const minLsn = Math.min(...olds.map((s) => s.minLsn));
+      const maxLsn = Math.max(...olds.map((s) => s.maxLsn));
+      try {
+        const { bytes } = merged.count > 0 ? await writeSegment(this.fs, this.segmentDir(id), { segmentId: id, collectionId: c.meta.id, minLsn, maxLsn }, c.schema, merged) : { bytes: 0 };
+        const meta: SegmentMeta = { id, rows: merged.count, minLsn, maxLsn, bytes, deleteFiles: [] };
+        const oldIds = new Set(olds.map((s) => s.id));
+        await this.metaLock.run(async () => {
+          const collections = this.manifest.collections.map((m) => (m.id === c.meta.id ? { ...m, segments: [...m.segments.filter((s) => !oldIds.has(s.id)), ...(merged.count > 0 ? [meta] : [])] } : m));
+          await this.commitManifest({ ...this.manifest, collections });
+          c.meta = collections.find((m) => m.id === c.meta.id)!;
+        });
+        this.swapCompacted(c, olds, merged, map, meta);
+        for (const s of olds) await removeTree(this.fs, this.segmentDir(s.id)).catch(() => undefined);
+        const before = olds.reduce((n, s) => n + s.rows, 0);
+        return { before: olds.length, after: merged.count > 0 ? 1 : 0, rowsDropped: before - merged.count };
+      } catch (e) {
+        this.poison(e);
+        throw this.failure;
+      }
+    });
+  }
+
+  /** Synchronously replace the old segments by the compacted one in memory. */
+  private swapCompacted(c: Collection, olds: MemSegment[], merged: ColumnBatch, map: { seg: MemSegment; block: Block; row: number }[], meta: SegmentMeta): void {
+    const seg = new MemSegment(meta.id, c.meta.id, 'sealed');
+    if (merged.count > 0) {
+      const block = seg.append(merged, 0, 0);
+      const pks = primaryKeysOf(c.schema, merged);
+      for (let i = 0; i < map.length; i++) {
+        const m = map[i]!;
+        if (getBit(m.block.deleted, m.row)) seg.markDeleted({ block, row: i }, true); // deleted while we wrote
+        else c.pkIndex?.set(pks[i]!, { seg, block, row: i });
+      }
+    }
+    seg.minLsn = meta.minLsn;
+    seg.maxLsn = meta.maxLsn;
+    const oldSet = new Set(olds);
+    c.segments = [seg, ...c.segments.filter((s) => !oldSet.has(s))];
+  }
+
+  private async writeDeletes(segId: number, rows: number[], seq: number): Promise<string> {
+    const name = `deletes_${String(seq).padStart(12, '0')}.del`;
+    await writeDeleteFile(this.fs, joinPath(this.segmentDir(segId), name), rows);
+    return name;
+  }
+
+  private startTimer(): void {
+    this.timer = setInterval(() => {
+      if (this.memtableMaxLsn > this.manifest.checkpointLsn && !this.closed && !this.failure) void this.flush().catch(() => undefined);
+    }, this.opts.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  // ---- state -------------------------------------------------------------------------------
+
+  private checkWritable(): void {
+    if (this.closed) throw new VecwalError('CLOSED', `database ${this.dir} is closed`);
+    if (this.failure) throw this.failure;
+  }
+
+  private poison(e: unknown): void {
+    if (this.failure) return;
+    const cause = e instanceof VecwalError ? e : ioError('write', this.dir, e);
+    this.failure = new VecwalError('WAL_FAILED', `database ${this.dir} failed and refuses writes until reopened: ${cause.message}`, { cause });
+  }
+
+  /** @internal for Reader */
+  allCollections(): Collection[] {
+    return [...this.collections.values()];
+  }
+
+  stats(): { collections: number; memtableBytes: number; checkpointLsn: number; lastLsn: number; wal: ReturnType<Wal['stats']> } {
+    return { collections: this.collections.size, memtableBytes: this.memtableBytes, checkpointLsn: this.manifest.checkpointLsn, lastLsn: this.wal.lastLsn, wal: this.wal.stats() };
+  }
+
+  collectionStats(name: string): { rowCount: number; segments: number; growingRows: number } {
+    const c = this.collection(name);
+    let rowCount = 0;
+    let growingRows = 0;
+    for (const s of c.segments) {
+      rowCount += s.liveRows();
+      if (s.state !== 'sealed') growingRows += s.liveRows();
+    }
+    return { rowCount, segments: c.segments.filter((s) => s.state === 'sealed').length, growingRows };
+  }
+
+  /** Close: finish writes, then close the WAL (no flush: the WAL holds everything). */
+  async close(options: { flush?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    if (options.flush && !this.failure) await this.flush();
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.flushLock.run(async () => undefined);
+    try {
+      await this.wal.close();
+    } finally {
+      await this.lock?.release();
+      this.lock = null;
+    }
+  }
+}
+
+function withHeader(collectionId: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(WAL_HEADER + body.length);
+  new DataView(out.buffer).setUint32(0, collectionId, true);
+  out.set(body, WAL_HEADER);
+  return out;
+}
+
+export type { Block };
+
+/** The rows `keep` (ascending) of a batch, as a new batch; contiguous runs are sliced, not copied row by row. */
+function takeRows(schema: CollectionSchema, batch: ColumnBatch, keep: number[]): ColumnBatch {
+  if (keep.length === batch.count) return batch;
+  const runs: ColumnBatch[] = [];
+  for (let i = 0; i < keep.length; ) {
+    let j = i;
+    while (j + 1 < keep.length && keep[j + 1] === keep[j]! + 1) j++;
+    runs.push(sliceBatch(batch, keep[i]!, keep[j]! + 1));
+    i = j + 1;
+  }
+  return concatBatches(schema, runs);
+}
+
+const PROGRESS_TAG = 'vecwal.import.v1';
+
+function checkProgress(p: { importId: string; rows: number; position: number }): { importId: string; rows: number; position: number } {
+  if (typeof p.importId !== 'string' || p.importId === '' || p.importId.length > 256) throw invalidArgument('progress.importId must be a non-empty string of at most 256 characters');
+  if (!Number.isSafeInteger(p.rows) || p.rows < 0) throw invalidArgument('progress.rows must be a non-negative integer');
+  if (!Number.isSafeInteger(p.position) || p.position < 0) throw invalidArgument('progress.position must be a non-negative integer');
+  return p;
+}
+
+/** Import progress travels as a MARKER record in the same WAL batch as the rows it counts. */
+function encodeProgress(p: { importId: string; rows: number; position: number }): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ t: PROGRESS_TAG, id: p.importId, rows: p.rows, pos: p.position }));
+}
+
+function decodeProgress(payload: Uint8Array): { importId: string; rows: number; position: number } | null {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(payload)) as { t?: string; id?: string; rows?: number; pos?: number };
+    return v.t === PROGRESS_TAG && typeof v.id === 'string' ? { importId: v.id, rows: Number(v.rows), position: Number(v.pos) } : null;
+  } catch {
+    return null;
+  }
+}

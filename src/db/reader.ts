@@ -1,0 +1,200 @@
+/**
+ * Reads: get by primary keys, query with a filter, and exact vector search, over every segment
+ * of a collection (growing, frozen and sealed) minus deleted rows. Writes are visible at once
+ * (read-your-writes): the memtable is searched like any segment.
+ */
+import { VecwalError, invalidArgument } from '../errors.js';
+import { compileFilter, extractPrimaryKeyLookup, parseFilter, type FilterSchema, type RowPredicate } from '../filter/index.js';
+import { mergeTopK, searchBlock, type SearchHit } from '../search/index.js';
+import { batchRow } from './columns.js';
+import { normalizePrimaryKey } from './schema.js';
+import { getBit, type Block, type MemSegment } from './mem-segment.js';
+import type { Collection, Database } from './database.js';
+import type { CollectionSchema, MetricType, PrimaryKey } from './types.js';
+
+export type Row = Record<string, unknown>;
+
+export interface QueryOptions {
+  filter?: string;
+  exprParams?: Record<string, unknown>;
+  /** Fields to return; default: the primary key only (as Milvus). '*' returns every field. */
+  outputFields?: string[];
+  /** Default 100 as Milvus REST; use Number.MAX_SAFE_INTEGER for all. */
+  limit?: number;
+  offset?: number;
+}
+
+export interface SearchOptions extends QueryOptions {
+  /** One query vector, or several. */
+  data: ArrayLike<number> | ArrayLike<number>[];
+  /** Must match the collection's metric when given. */
+  metricType?: MetricType;
+}
+
+export interface SearchResultRow extends Row {
+  /** L2: squared distance (smaller is closer); IP and COSINE: similarity (larger is closer). */
+  distance: number;
+}
+
+interface Hit extends SearchHit {
+  seg: MemSegment;
+  block: Block;
+}
+
+function filterSchema(schema: CollectionSchema): FilterSchema {
+  return {
+    enableDynamicField: schema.enableDynamicField,
+    fields: schema.fields.map((f) => ({ name: f.name, type: f.dataType, ...(f.elementType ? { elementType: f.elementType } : {}), ...(f.nullable ? { nullable: true } : {}) })),
+  };
+}
+
+export class Reader {
+  constructor(private readonly db: Database) {}
+
+  /** Rows with these primary keys (missing keys are skipped). */
+  async get(name: string, ids: unknown[], outputFields?: string[]): Promise<Row[]> {
+    const c = this.db.collection(name);
+    const fields = this.outputs(c, outputFields);
+    const want = new Set<PrimaryKey>(ids.map((v) => normalizePrimaryKey(c.schema, v)));
+    return this.scan(c, (row) => want.has(row[c.pkField] as PrimaryKey), fields, 0, want.size);
+  }
+
+  async query(name: string, o: QueryOptions = {}): Promise<Row[]> {
+    const c = this.db.collection(name);
+    const fields = this.outputs(c, o.outputFields);
+    const { limit, offset } = this.window(o);
+    const filter = o.filter ?? '';
+    if (filter.trim() === '' && o.limit === undefined) throw invalidArgument('query needs a filter or a limit');
+    const ast = parseFilter(filter);
+    const pred = compileFilter(ast, filterSchema(c.schema), o.exprParams);
+    const pks = extractPrimaryKeyLookup(ast, c.pkField);
+    if (pks) {
+      const want = new Set<PrimaryKey>(pks.map((v) => normalizePrimaryKey(c.schema, v)));
+      return this.scan(c, (row) => want.has(row[c.pkField] as PrimaryKey) && pred(row), fields, offset, limit);
+    }
+    return this.scan(c, pred, fields, offset, limit);
+  }
+
+  private async scan(c: Collection, pred: RowPredicate, fields: string[], offset: number, limit: number): Promise<Row[]> {
+    const out: Row[] = [];
+    let skipped = 0;
+    for (const seg of c.segments.slice()) {
+      await seg.load();
+      for (const block of seg.blocks) {
+        for (let i = 0; i < block.batch.count; i++) {
+          if (getBit(block.deleted, i)) continue;
+          const row = batchRow(c.schema, block.batch, i, NESTED);
+          if (!pred(row)) continue;
+          if (skipped < offset) {
+            skipped++;
+            continue;
+          }
+          out.push(pick(row, fields));
+          if (out.length >= limit) return out;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Exact top-k over every live row; one result list per query vector. */
+  async search(name: string, o: SearchOptions): Promise<SearchResultRow[][]> {
+    const c = this.db.collection(name);
+    const metric = c.schema.metricType;
+    if (o.metricType && o.metricType !== metric) {
+      throw invalidArgument(`metric type ${o.metricType} does not match the collection's ${metric}`);
+    }
+    const dim = c.schema.fields.find((f) => f.dataType === 'FloatVector')!.dim!;
+    const { queries, nq } = toQueries(o.data, dim);
+    const { limit, offset } = this.window({ ...o, limit: o.limit ?? 10 });
+    const k = limit + offset;
+    const fields = this.outputs(c, o.outputFields);
+    const pred = o.filter && o.filter.trim() !== '' ? compileFilter(o.filter, filterSchema(c.schema), o.exprParams) : null;
+    const perQuery: Hit[][][] = Array.from({ length: nq }, () => []);
+    for (const seg of c.segments.slice()) {
+      await seg.load();
+      for (const block of seg.blocks) {
+        const vec = block.batch.columns.get(c.vectorField);
+        if (!vec || vec.type !== 'FloatVector' || block.batch.count === 0) continue;
+        const allow = allowBits(c, block, pred);
+        const res = searchBlock({ data: vec.values, dim, count: block.batch.count }, queries, nq, k, metric, allow);
+        for (let q = 0; q < nq; q++) perQuery[q]!.push(res[q]!.map((h) => ({ ...h, seg, block })));
+      }
+    }
+    return perQuery.map((lists) =>
+      mergeTopK(lists, k, metric)
+        .slice(offset)
+        .map((h) => ({ ...pick(batchRow(c.schema, h.block.batch, h.index, NESTED), fields), distance: h.score })),
+    );
+  }
+
+  private outputs(c: Collection, requested: string[] | undefined): string[] {
+    if (!requested || requested.length === 0) return [c.pkField];
+    if (requested.includes('*')) return ['*'];
+    const known = new Set(c.schema.fields.map((f) => f.name));
+    for (const f of requested) {
+      if (!known.has(f) && !c.schema.enableDynamicField) throw new VecwalError('INVALID_ARGUMENT', `output field ${f} is not in collection ${c.schema.name}`);
+    }
+    return requested.includes(c.pkField) ? requested : [c.pkField, ...requested];
+  }
+
+  private window(o: { limit?: number; offset?: number }): { limit: number; offset: number } {
+    const limit = o.limit ?? 100;
+    const offset = o.offset ?? 0;
+    if (!Number.isSafeInteger(limit) || limit < 1) throw invalidArgument(`limit must be a positive integer, got ${limit}`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw invalidArgument(`offset must be a non-negative integer, got ${offset}`);
+    return { limit, offset };
+  }
+}
+
+/** Rows for filters keep dynamic fields under `$meta`, as the filter compiler resolves them. */
+const NESTED = { dynamic: 'nested' } as const;
+
+/** The requested fields of a row; dynamic fields are returned as top-level keys (as Milvus). */
+function pick(row: Row, fields: string[]): Row {
+  const meta = row.$meta as Record<string, unknown> | null | undefined;
+  if (fields[0] === '*') {
+    const { $meta: _, ...rest } = row;
+    return meta ? { ...meta, ...rest } : rest;
+  }
+  const out: Row = {};
+  for (const f of fields) {
+    if (f in row && f !== '$meta') out[f] = row[f];
+    else if (meta && f in meta) out[f] = meta[f];
+  }
+  return out;
+}
+
+/** Allowed rows of a block (live, passing the filter) as a bitset, or undefined when all are. */
+function allowBits(c: Collection, block: Block, pred: RowPredicate | null): Uint8Array | undefined {
+  const n = block.batch.count;
+  let anyDeleted = false;
+  for (let i = 0; i < block.deleted.length; i++) if (block.deleted[i] !== 0) { anyDeleted = true; break; }
+  if (!anyDeleted && !pred) return undefined;
+  const bits = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < n; i++) {
+    if (getBit(block.deleted, i)) continue;
+    if (pred && !pred(batchRow(c.schema, block.batch, i, NESTED))) continue;
+    bits[i >> 3]! |= 1 << (i & 7);
+  }
+  return bits;
+}
+
+function toQueries(data: SearchOptions['data'], dim: number): { queries: Float32Array; nq: number } {
+  const list = isVector(data) ? [data] : (data as ArrayLike<number>[]);
+  if (!Array.isArray(list) && !isVector(data)) throw invalidArgument('search data must be a vector or an array of vectors');
+  const queries = new Float32Array(list.length * dim);
+  list.forEach((v, q) => {
+    if (!isVector(v) || v.length !== dim) throw invalidArgument(`query vector ${q} has ${isVector(v) ? v.length : 'no'} dimensions, expected ${dim}`);
+    for (let j = 0; j < dim; j++) {
+      const x = Number(v[j]);
+      if (!Number.isFinite(x)) throw invalidArgument(`query vector ${q} has a non-finite value at ${j}`);
+      queries[q * dim + j] = x;
+    }
+  });
+  return { queries, nq: list.length };
+}
+
+function isVector(v: unknown): v is ArrayLike<number> {
+  return v instanceof Float32Array || v instanceof Float64Array || (Array.isArray(v) && (v.length === 0 || typeof v[0] === 'number'));
+}
