@@ -87,6 +87,7 @@ export class Collection {
   segments: MemSegment[] = [];
   growing: MemSegment | null = null;
   pkIndex: Map<PrimaryKey, RowRef> | null = null;
+  pkIndexBuild: Promise<void> | null = null;
   nextAutoId: bigint;
   constructor(meta: CollectionMeta) {
     this.meta = meta;
@@ -267,9 +268,13 @@ export class Database {
     const body = payload.subarray(WAL_HEADER);
     if (op === OpType.Insert || op === OpType.Upsert) {
       const batch = decodeBatch(c.schema, body);
-      await this.ensurePkIndex(c);
       const pks = primaryKeysOf(c.schema, batch);
-      if (op === OpType.Upsert) this.applyDeletes(c, pks);
+      // Plain inserts replay without the primary key index (building it loads every sealed
+      // segment); the index, when first needed, is built from all segments, growing ones too.
+      if (op === OpType.Upsert) {
+        await this.ensurePkIndex(c);
+        this.applyDeletes(c, pks);
+      }
       this.applyInsert(c, batch, pks, lsn, body.length);
       this.bumpAutoId(c, pks);
       return 1;
@@ -452,7 +457,7 @@ export class Database {
     }
     const block = c.growing.append(batch, lsn, bytes);
     const seg = c.growing;
-    for (let i = 0; i < pks.length; i++) c.pkIndex!.set(pks[i]!, { seg, block, row: i });
+    if (c.pkIndex) for (let i = 0; i < pks.length; i++) c.pkIndex.set(pks[i]!, { seg, block, row: i });
     this.noteMemtable(lsn, bytes);
   }
 
@@ -472,20 +477,24 @@ export class Database {
     if (lsn > this.memtableMaxLsn) this.memtableMaxLsn = lsn;
   }
 
-  /** Build the primary key index of a collection (loads its sealed segments). */
-  private async ensurePkIndex(c: Collection): Promise<void> {
-    if (c.pkIndex) return;
-    const index = new Map<PrimaryKey, RowRef>();
-    const pkName = c.pkField;
-    for (const seg of c.segments) {
-      await seg.load();
-      for (const block of seg.blocks) {
-        const pks = primaryKeysOf(c.schema, block.batch);
-        for (let i = 0; i < pks.length; i++) if (!getBit(block.deleted, i)) index.set(pks[i]!, { seg, block, row: i });
+  /** Build the primary key index of a collection (loads its sealed segments); one build at a time. */
+  private ensurePkIndex(c: Collection): Promise<void> {
+    if (c.pkIndex) return Promise.resolve();
+    c.pkIndexBuild ??= (async () => {
+      for (const seg of c.segments) await seg.load();
+      // No await from here on: the index is built from one consistent view of every segment.
+      const index = new Map<PrimaryKey, RowRef>();
+      for (const seg of c.segments) {
+        for (const block of seg.blocks) {
+          const pks = primaryKeysOf(c.schema, block.batch);
+          for (let i = 0; i < pks.length; i++) if (!getBit(block.deleted, i)) index.set(pks[i]!, { seg, block, row: i });
+        }
       }
-    }
-    void pkName;
-    c.pkIndex ??= index;
+      c.pkIndex = index;
+    })().finally(() => {
+      c.pkIndexBuild = null;
+    });
+    return c.pkIndexBuild;
   }
 
   // ---- flush -------------------------------------------------------------------------------
@@ -495,7 +504,9 @@ export class Database {
   }
 
   private async backpressure(): Promise<void> {
-    const above = this.wal.stats().totalBytes;
+    // Replay time is bounded by the WAL bytes above the checkpoint: past the budget (or with a
+    // memtable twice its size because flushes fall behind), a writer waits for a flush.
+    const above = this.wal.bytesAbove(this.manifest.checkpointLsn);
     if (this.memtableBytes >= this.opts.memtableBytesMax * 2 || above > this.opts.replayBytesMax) await this.flush();
   }
 

@@ -5,7 +5,7 @@
  */
 import { VecwalError, invalidArgument } from '../errors.js';
 import { compileFilter, extractPrimaryKeyLookup, parseFilter, type FilterSchema, type RowPredicate } from '../filter/index.js';
-import { mergeTopK, searchBlock, type SearchHit } from '../search/index.js';
+import { createResidentBlock, mergeTopK, searchBlock, simdAvailable, type SearchHit, type VectorBlock } from '../search/index.js';
 import { batchRow } from './columns.js';
 import { normalizePrimaryKey } from './schema.js';
 import { getBit, type Block, type MemSegment } from './mem-segment.js';
@@ -113,12 +113,15 @@ export class Reader {
     const perQuery: Hit[][][] = Array.from({ length: nq }, () => []);
     for (const seg of c.segments.slice()) {
       await seg.load();
-      for (const block of seg.blocks) {
-        const vec = block.batch.columns.get(c.vectorField);
-        if (!vec || vec.type !== 'FloatVector' || block.batch.count === 0) continue;
-        const allow = allowBits(c, block, pred);
-        const res = searchBlock({ data: vec.values, dim, count: block.batch.count }, queries, nq, k, metric, allow);
-        for (let q = 0; q < nq; q++) perQuery[q]!.push(res[q]!.map((h) => ({ ...h, seg, block })));
+      const view = searchView(seg, c.vectorField, dim);
+      if (view.block.count === 0) continue;
+      const allow = allowBitsView(c, seg, view, pred);
+      const res = searchBlock(view.block, queries, nq, k, metric, allow);
+      for (let q = 0; q < nq; q++) {
+        perQuery[q]!.push(res[q]!.map((h) => {
+          const b = blockOf(view, h.index);
+          return { index: h.index - view.starts[b]!, score: h.score, seg, block: seg.blocks[b]! };
+        }));
       }
     }
     return perQuery.map((lists) =>
@@ -165,18 +168,85 @@ function pick(row: Row, fields: string[]): Row {
   return out;
 }
 
-/** Allowed rows of a block (live, passing the filter) as a bitset, or undefined when all are. */
-function allowBits(c: Collection, block: Block, pred: RowPredicate | null): Uint8Array | undefined {
-  const n = block.batch.count;
-  let anyDeleted = false;
-  for (let i = 0; i < block.deleted.length; i++) if (block.deleted[i] !== 0) { anyDeleted = true; break; }
-  if (!anyDeleted && !pred) return undefined;
-  const bits = new Uint8Array((n + 7) >> 3);
-  for (let i = 0; i < n; i++) {
-    if (getBit(block.deleted, i)) continue;
-    if (pred && !pred(batchRow(c.schema, block.batch, i, NESTED))) continue;
-    bits[i >> 3]! |= 1 << (i & 7);
+/**
+ * One contiguous vector block per segment for the kernel. A sealed segment's vectors are made
+ * resident in WebAssembly memory once (immutable: searched in place, ~2x faster); a growing
+ * segment's batches are concatenated into a view cached until the segment grows, so many small
+ * inserts do not mean many small kernel calls.
+ */
+interface SearchView {
+  block: VectorBlock;
+  /** Row offset of each of the segment's blocks within `block`. */
+  starts: number[];
+  rows: number;
+}
+
+const views = new WeakMap<MemSegment, SearchView>();
+
+function searchView(seg: MemSegment, field: string, dim: number): SearchView {
+  const cached = views.get(seg);
+  if (cached && cached.rows === seg.rows && cached.starts.length === seg.blocks.length) return cached;
+  const starts: number[] = [];
+  let count = 0;
+  for (const b of seg.blocks) {
+    starts.push(count);
+    count += b.batch.count;
   }
+  let data: Float32Array;
+  if (seg.blocks.length === 1) {
+    data = vectors(seg.blocks[0]!, field);
+  } else {
+    data = new Float32Array(count * dim);
+    seg.blocks.forEach((b, i) => data.set(vectors(b, field).subarray(0, b.batch.count * dim), starts[i]! * dim));
+  }
+  let block: VectorBlock = { data, dim, count };
+  if (seg.state === 'sealed' && count > 0 && simdAvailable()) {
+    try {
+      block = createResidentBlock(block);
+      // Point every batch at the resident copy, so the JS copies can be collected.
+      seg.blocks.forEach((b, i) => {
+        const col = b.batch.columns.get(field) as { values: Float32Array };
+        col.values = block.data.subarray(starts[i]! * dim, (starts[i]! + b.batch.count) * dim);
+      });
+    } catch {
+      // too large for one WebAssembly memory: stream it instead
+    }
+  }
+  const view = { block, starts, rows: seg.rows };
+  views.set(seg, view);
+  return view;
+}
+
+function vectors(b: Block, field: string): Float32Array {
+  const col = b.batch.columns.get(field);
+  if (!col || col.type !== 'FloatVector') throw new Error(`block has no vector column ${field}`);
+  return col.values;
+}
+
+function blockOf(view: SearchView, index: number): number {
+  let lo = 0;
+  let hi = view.starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (view.starts[mid]! <= index) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Allowed rows of a segment view (live, passing the filter) as a bitset, or undefined when all are. */
+function allowBitsView(c: Collection, seg: MemSegment, view: SearchView, pred: RowPredicate | null): Uint8Array | undefined {
+  if (seg.deletedRows === 0 && !pred) return undefined;
+  const bits = new Uint8Array((view.block.count + 7) >> 3);
+  seg.blocks.forEach((block, bi) => {
+    const base = view.starts[bi]!;
+    for (let i = 0; i < block.batch.count; i++) {
+      if (getBit(block.deleted, i)) continue;
+      if (pred && !pred(batchRow(c.schema, block.batch, i, NESTED))) continue;
+      const j = base + i;
+      bits[j >> 3]! |= 1 << (j & 7);
+    }
+  });
   return bits;
 }
 

@@ -572,6 +572,13 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
     return this.segments.map((s) => ({ segmentNo: s.segmentNo, firstLsn: s.firstLsn, lastLsn: s.lastLsn, sizeBytes: s.sizeBytes, sealedAtMs: s.sealedAtMs }));
   }
 
+  /** Bytes of the segments holding any LSN above `lsn` (what a replay from lsn + 1 reads). */
+  bytesAbove(lsn: number): number {
+    let n = 0;
+    for (const s of this.segments) if (s.lastLsn > lsn) n += s.sizeBytes;
+    return n;
+  }
+
   /** Segments in the log, oldest first. */
   listSegments(): SegmentSummary[] {
     return this.summaries();
