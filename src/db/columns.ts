@@ -427,6 +427,45 @@ export function encodeBatch(schema: CollectionSchema, batch: ColumnBatch, opts: 
   return out;
 }
 
+/**
+ * The same bytes as `encodeBatch`, as a list of parts to be gathered by the writer (the WAL
+ * copies them straight into its frame): fixed-width columns are views of the batch's own
+ * arrays, so a vector column is copied once, not twice. The parts alias the batch: neither may
+ * change until the parts are written.
+ */
+export function encodeBatchParts(schema: CollectionSchema, batch: ColumnBatch, opts: EncodeOptions = {}): Uint8Array[] {
+  const rows = checkRows(batch.count);
+  const headroom = opts.headroom ?? 0;
+  if (!Number.isInteger(headroom) || headroom < 0) throw invalidArgument(`headroom ${headroom} is not a non-negative integer`);
+  if (schema.fields.length >= DYNAMIC_FIELD_INDEX) throw invalidArgument(`too many fields: ${schema.fields.length}`);
+  const cols = schema.fields.map((f, i) => encodeColumn(f, i, batch.columns.get(f.name), rows, false));
+  if (batch.columns.size !== schema.fields.length) throw invalidArgument('batch has columns that are not schema fields');
+  if (batch.dynamic !== undefined) {
+    if (!schema.enableDynamicField) throw invalidArgument(`collection ${schema.name} has no dynamic field`);
+    cols.push(encodeDynamicColumn(batch.dynamic, rows, false));
+  }
+  let total = BATCH_HEADER_SIZE;
+  for (const c of cols) total += c.size;
+  const head = new Uint8Array(headroom + BATCH_HEADER_SIZE);
+  const v = viewOf(head);
+  v.setUint16(headroom, BATCH_FORMAT_VERSION, true);
+  v.setUint16(headroom + 2, cols.length, true);
+  v.setUint32(headroom + 4, rows, true);
+  putU64(v, headroom + 8, total);
+  const out: Uint8Array[] = [head];
+  for (const c of cols) {
+    out.push(c.header);
+    for (const part of c.parts) {
+      out.push(part);
+      const pad = pad8(part.length) - part.length;
+      if (pad > 0) out.push(ZERO_PAD.subarray(0, pad));
+    }
+  }
+  return out;
+}
+
+const ZERO_PAD = new Uint8Array(8);
+
 // ---------------------------------------------------------------------------------------------
 // Decoding
 

@@ -23,14 +23,15 @@ import type { FileLock, FileSystem } from '../fs/fs.js';
 import { NodeFileSystem } from '../fs/node-fs.js';
 import { joinPath, mkdirDurable, removeTree } from '../fs/io.js';
 import { VecwalError, invalidArgument, ioError } from '../errors.js';
-import { Wal, type WalBatch, type WalOptions } from '../wal/wal.js';
+import { Wal, type AppendInput, type WalBatch, type WalOptions } from '../wal/wal.js';
 import { OpType } from '../wal/format.js';
 import type { RecoveryReport } from '../wal/recovery.js';
 import type { CollectionSchema, ColumnBatch, MetricType, PrimaryKey } from './types.js';
 import { emptyManifest, readManifest, writeManifest, type CollectionMeta, type ImportProgress, type ManifestState, type SegmentMeta } from './manifest.js';
 import { MemSegment, getBit, type Block, type RowRef } from './mem-segment.js';
 import { validateSchema, quickCreateSchema, rowsToBatch, columnsToBatch, primaryKeysOf, normalizePrimaryKey } from './schema.js';
-import { encodeBatch, decodeBatch, encodeDelete, decodeDelete, concatBatches, sliceBatch } from './columns.js';
+import { encodeBatchParts, decodeBatch, encodeDelete, decodeDelete, concatBatches, sliceBatch } from './columns.js';
+import { payloadLength } from '../wal/codec.js';
 import { SegmentReader, writeSegment, writeDeleteFile, readDeleteFile } from '../segment/segment-file.js';
 import { Mutex } from './mutex.js';
 import { toWalOptions, type VecwalConfig } from '../config.js';
@@ -398,16 +399,17 @@ export class Database {
     if (!upsert) {
       for (const pk of pks) if (c.pkIndex!.has(pk)) throw new VecwalError('DATA_INVALID', `primary key ${String(pk)} already exists in ${name}; use upsert to replace it`);
     }
-    const payload = encodeBatch(c.schema, batch, { headroom: WAL_HEADER });
-    new DataView(payload.buffer, payload.byteOffset, payload.byteLength).setUint32(0, c.meta.id, true);
-    const body = payload.subarray(WAL_HEADER);
+    // The WAL gathers the encoded parts straight into its frame (vectors are copied once).
+    const payload = encodeBatchParts(c.schema, batch, { headroom: WAL_HEADER });
+    new DataView(payload[0]!.buffer, payload[0]!.byteOffset, WAL_HEADER).setUint32(0, c.meta.id, true);
+    const bodyBytes = payloadLength(payload) - WAL_HEADER;
     const lsn = this.wal.nextLsn;
-    const records = [{ op: upsert ? OpType.Upsert : OpType.Insert, payload }];
+    const records: AppendInput[] = [{ op: upsert ? OpType.Upsert : OpType.Insert, payload }];
     const progress = options.progress ? checkProgress(options.progress) : null;
     if (progress) records.push({ op: OpType.Marker, payload: encodeProgress(progress) });
     const done = this.wal.append(records);
     if (upsert) this.applyDeletes(c, pks);
-    this.applyInsert(c, batch, pks, lsn, body.length);
+    this.applyInsert(c, batch, pks, lsn, bodyBytes);
     if (progress) this.imports.set(progress.importId, { rows: progress.rows, position: progress.position, lsn: lsn + 1 });
     await this.settle(done);
     this.maybeFlush();

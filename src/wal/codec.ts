@@ -123,13 +123,22 @@ export function decodeSegmentHeader(buf: Uint8Array): HeaderDecode {
 
 export interface RecordInput {
   op: OpType;
-  payload: Uint8Array;
+  /** The payload, or its parts in order (written back to back, read back as one payload). */
+  payload: Uint8Array | readonly Uint8Array[];
+}
+
+/** Length of a payload given whole or in parts. */
+export function payloadLength(payload: RecordInput['payload']): number {
+  if (payload instanceof Uint8Array) return payload.length;
+  let n = 0;
+  for (const part of payload) n += part.length;
+  return n;
 }
 
 /** Encoded size of a frame holding these records, padding included. */
 export function frameSize(records: readonly RecordInput[]): number {
   let body = 0;
-  for (const r of records) body += RECORD_HEADER_SIZE + r.payload.length;
+  for (const r of records) body += RECORD_HEADER_SIZE + payloadLength(r.payload);
   return alignFrame(FRAME_HEADER_SIZE + body);
 }
 
@@ -150,9 +159,11 @@ export function encodeFrame(
     out[p + 1] = 0;
     out[p + 2] = 0;
     out[p + 3] = 0;
-    v.setUint32(p + 4, r.payload.length, true);
-    out.set(r.payload, p + RECORD_HEADER_SIZE);
-    p += RECORD_HEADER_SIZE + r.payload.length;
+    const len = payloadLength(r.payload);
+    v.setUint32(p + 4, len, true);
+    if (r.payload instanceof Uint8Array) out.set(r.payload, p + RECORD_HEADER_SIZE);
+    else for (let q = p + RECORD_HEADER_SIZE, i = 0; i < r.payload.length; q += r.payload[i]!.length, i++) out.set(r.payload[i]!, q);
+    p += RECORD_HEADER_SIZE + len;
   }
   const bodyLength = p - at - FRAME_HEADER_SIZE;
   v.setUint32(at + 4, bodyLength, true);

@@ -27,7 +27,7 @@ import type { FileHandle, FileLock, FileSystem } from '../fs/fs.js';
 import { NodeFileSystem } from '../fs/node-fs.js';
 import { joinPath, mkdirDurable, writeFully } from '../fs/io.js';
 import { VecwalError, corruption, invalidArgument, ioError } from '../errors.js';
-import { encodeFrame, encodeSegmentHeader, frameSize, saltSeed, type RecordInput, type WalRecord } from './codec.js';
+import { encodeFrame, encodeSegmentHeader, frameSize, payloadLength, saltSeed, type RecordInput, type WalRecord } from './codec.js';
 import {
   FRAME_HEADER_SIZE,
   MAX_FRAME_BODY_BYTES,
@@ -65,7 +65,7 @@ export interface WalOptions {
   segmentSizeBytes?: number;
   /** Upper bound of one group commit (the first batch of a group is always taken). Default 1 MiB. */
   groupCommitBytesMax?: number;
-  /** Extend the active segment with zeros this far ahead of the writes; 0 disables. Default 8 MiB. */
+  /** Extend the active segment with zeros this far ahead of small writes; 0 disables. Default 1 MiB. */
   preallocateBytes?: number;
   /** What recovery may repair on open. Default 'tolerate-corrupted-tail'. */
   recoveryMode?: RecoveryMode;
@@ -89,7 +89,11 @@ export interface WalOptions {
 
 export interface AppendInput {
   op: OpType;
-  payload: Uint8Array;
+  /**
+   * The record's bytes, or its parts in order (gathered into the frame without an extra copy;
+   * read back as one payload). Must stay unchanged until the append settles.
+   */
+  payload: Uint8Array | readonly Uint8Array[];
 }
 
 export interface AppendResult {
@@ -134,12 +138,17 @@ interface Active {
   allocatedEnd: number;
 }
 
+/** Encode buffers up to this size are kept for reuse. */
+const ENCODE_BUFFER_KEEP_BYTES = 16 * 1024 * 1024;
+/** Groups at least this large are not preceded by zero preallocation. */
+const PREALLOCATE_SKIP_BYTES = 256 * 1024;
+
 const DEFAULTS = {
   syncPolicy: 'always' as SyncPolicy,
   syncIntervalMs: 100,
   segmentSizeBytes: 256 * 1024 * 1024,
   groupCommitBytesMax: 1024 * 1024,
-  preallocateBytes: 8 * 1024 * 1024,
+  preallocateBytes: 1024 * 1024,
   recoveryMode: 'tolerate-corrupted-tail' as RecoveryMode,
 };
 
@@ -163,6 +172,7 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
   private idleWaiters: (() => void)[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly zeros: Uint8Array;
+  private encodeBuf = new Uint8Array(0);
   /** Bad spots recovery chose to skip (skip-corrupted), as "path:offset": read() steps over these only. */
   private readonly skipped: Set<string>;
   private readonly counters: Omit<WalStats, 'segments' | 'totalBytes'> = { appends: 0, records: 0, bytesAppended: 0, groups: 0, syncs: 0, rotations: 0 };
@@ -352,8 +362,8 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
 
   private async writeFrames(frames: Pending[], bytes: number): Promise<void> {
     const a = this.active;
-    await this.preallocate(a.writeEnd + bytes);
-    const buf = new Uint8Array(bytes);
+    await this.preallocate(a.writeEnd + bytes, bytes);
+    const buf = this.encodeBuffer(bytes);
     let at = 0;
     for (const p of frames) {
       at += encodeFrame(buf, at, p.records, { firstLsn: p.firstLsn, timestamp: p.timestamp, syncedThrough: a.durableEnd, saltSeed: a.seed });
@@ -364,6 +374,7 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
       throw ioError('write', a.handle.path, e);
     }
     a.writeEnd += bytes;
+    if (a.allocatedEnd < a.writeEnd) a.allocatedEnd = a.writeEnd;
     const last = frames[frames.length - 1]!;
     this.writtenLsn = last.firstLsn + last.records.length - 1;
     a.state.lastLsn = this.writtenLsn;
@@ -388,10 +399,25 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
     if (this.listenerCount('sync') > 0) this.emit('sync', { durationMs: performance.now() - t0, batches, bytes });
   }
 
-  /** Extend the active segment with zeros so that `end` lies inside allocated space. */
-  private async preallocate(end: number): Promise<void> {
+  /**
+   * One encode buffer, reused group after group (the loop writes one group at a time, and a
+   * write's buffer is free again once it settles): mapping fresh memory for every group cost
+   * more than the copy itself. Very large groups get a buffer of their own.
+   */
+  private encodeBuffer(bytes: number): Uint8Array {
+    if (bytes > ENCODE_BUFFER_KEEP_BYTES) return new Uint8Array(bytes);
+    if (this.encodeBuf.length < bytes) this.encodeBuf = new Uint8Array(Math.min(ENCODE_BUFFER_KEEP_BYTES, Math.max(bytes, this.encodeBuf.length * 2, 64 * 1024)));
+    return this.encodeBuf.subarray(0, bytes);
+  }
+
+  /**
+   * Extend the active segment with zeros so that `end` lies inside allocated space. Groups of
+   * PREALLOCATE_SKIP_BYTES or more skip it: their one write extends the file anyway, and zeros
+   * first would double the bytes written.
+   */
+  private async preallocate(end: number, groupBytes: number): Promise<void> {
     const a = this.active;
-    if (this.opts.preallocateBytes === 0 || end <= a.allocatedEnd) return;
+    if (this.opts.preallocateBytes === 0 || end <= a.allocatedEnd || groupBytes >= PREALLOCATE_SKIP_BYTES) return;
     const target = Math.max(end, Math.min(a.allocatedEnd + this.opts.preallocateBytes, this.opts.segmentSizeBytes));
     try {
       for (let pos = a.allocatedEnd; pos < target; pos += this.zeros.length) {
@@ -613,11 +639,15 @@ function validateBatch(list: readonly AppendInput[]): number {
     const r = list[i];
     if (!r || typeof r !== 'object') throw invalidArgument(`record ${i} is not an object`);
     if (!isValidOp(r.op)) throw invalidArgument(`record ${i} has unknown op type ${String(r.op)}`);
-    if (!(r.payload instanceof Uint8Array)) throw invalidArgument(`record ${i} payload must be a Uint8Array`);
-    if (r.payload.length > MAX_RECORD_PAYLOAD_BYTES) {
-      throw new VecwalError('RECORD_TOO_LARGE', `record ${i} payload is ${r.payload.length} bytes; the maximum is ${MAX_RECORD_PAYLOAD_BYTES}`);
+    const parts = r.payload instanceof Uint8Array ? null : r.payload;
+    if (parts ? !Array.isArray(parts) || !parts.every((x) => x instanceof Uint8Array) : !(r.payload instanceof Uint8Array)) {
+      throw invalidArgument(`record ${i} payload must be a Uint8Array or an array of them`);
     }
-    body += 8 + r.payload.length;
+    const len = payloadLength(r.payload);
+    if (len > MAX_RECORD_PAYLOAD_BYTES) {
+      throw new VecwalError('RECORD_TOO_LARGE', `record ${i} payload is ${len} bytes; the maximum is ${MAX_RECORD_PAYLOAD_BYTES}`);
+    }
+    body += 8 + len;
   }
   if (body > MAX_FRAME_BODY_BYTES) throw new VecwalError('RECORD_TOO_LARGE', `batch body is ${body} bytes; the maximum is ${MAX_FRAME_BODY_BYTES}`);
   return frameSize(list);
