@@ -16,10 +16,17 @@ import { FRAME_ALIGN, FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, alignFrame } from 
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
-/** A growing window over a file, read in big chunks. Buffers handed out are never overwritten. */
+/** Room kept in front of a prefetched chunk for the unread tail of the previous one. */
+const CARRY_BYTES = 256 * 1024;
+
+/**
+ * A window over a file, read in big chunks, with the next chunk read ahead while the current
+ * one is decoded. Buffers handed out (frames' payloads are views) are never overwritten.
+ */
 class FileWindow {
-  buf = new Uint8Array(0);
+  buf: Uint8Array = new Uint8Array(0);
   base = 0;
+  private ahead: { start: number; done: Promise<{ buf: Uint8Array; got: number }> } | null = null;
   constructor(
     private readonly h: FileHandle,
     readonly fileSize: number,
@@ -31,16 +38,48 @@ class FileWindow {
   async ensure(pos: number, need: number): Promise<number> {
     const want = Math.min(pos + need, this.fileSize);
     if (pos >= this.base && want <= this.end) return this.end - pos;
+    if (await this.takeAhead(pos, want)) return this.end - pos;
     const readTo = Math.min(this.fileSize, Math.max(want, pos + CHUNK_BYTES));
-    const start = pos;
     const keep = pos >= this.base && pos < this.end ? this.buf.subarray(pos - this.base) : new Uint8Array(0);
-    const next = new Uint8Array(readTo - start);
+    const next = new Uint8Array(readTo - pos);
     next.set(keep, 0);
-    const from = start + keep.length;
+    const from = pos + keep.length;
     const got = await readFully(this.h, next, keep.length, readTo - from, from);
     this.buf = got === readTo - from ? next : next.subarray(0, keep.length + got);
-    this.base = start;
+    this.base = pos;
+    this.readAhead();
     return Math.max(0, this.end - pos);
+  }
+
+  /** Use the chunk read ahead if it continues the window and covers what is wanted. */
+  private async takeAhead(pos: number, want: number): Promise<boolean> {
+    const a = this.ahead;
+    if (!a || a.start !== this.end || pos < this.base || pos > this.end) return false;
+    this.ahead = null;
+    const { buf, got } = await a.done;
+    const keep = this.end - pos;
+    if (keep > CARRY_BYTES || this.end + got < want) return false;
+    buf.set(this.buf.subarray(pos - this.base), CARRY_BYTES - keep);
+    this.buf = buf.subarray(CARRY_BYTES - keep, CARRY_BYTES + got);
+    this.base = pos;
+    this.readAhead();
+    return true;
+  }
+
+  private readAhead(): void {
+    const start = this.end;
+    if (start >= this.fileSize) return;
+    const len = Math.min(CHUNK_BYTES, this.fileSize - start);
+    const buf = new Uint8Array(CARRY_BYTES + len);
+    const done = readFully(this.h, buf, CARRY_BYTES, len, start).then((got) => ({ buf, got }));
+    done.catch(() => undefined); // a failed read-ahead is retried by the plain path
+    this.ahead = { start, done };
+  }
+
+  /** Wait for a read in flight (before the handle is closed). */
+  async settle(): Promise<void> {
+    await this.ahead?.done.catch(() => undefined);
+    this.ahead = null;
   }
 }
 
@@ -109,9 +148,9 @@ export async function scanSegment(fs: FileSystem, path: string, options: ScanOpt
   const cursor = await SegmentCursor.open(fs, path, options.limit);
   try {
     for (;;) {
-      const step = await cursor.next(options.skipBad ?? false);
-      if (step === null) return cursor.scan;
-      if ('frame' in step) await options.onFrame?.(step.frame, step.at);
+      const steps = await cursor.nextBatch(options.skipBad ?? false);
+      if (steps.length === 0) return cursor.scan;
+      for (const step of steps) if ('frame' in step) await options.onFrame?.(step.frame, step.at);
     }
   } finally {
     await cursor.close();
@@ -202,7 +241,40 @@ export class SegmentCursor {
     return spot;
   }
 
-  close(): Promise<void> {
+  /**
+   * The next steps: as many intact frames as are already in memory (decoded without awaiting),
+   * or else one step from `next`. An empty array means the end.
+   */
+  async nextBatch(skipBad: boolean): Promise<({ frame: Frame; at: number } | BadSpot)[]> {
+    const out: ({ frame: Frame; at: number } | BadSpot)[] = [];
+    while (!this.done && out.length < 4096) {
+      const step = this.tryResident();
+      if (step === null) break;
+      out.push(step);
+    }
+    if (out.length > 0) return out;
+    const step = await this.next(skipBad);
+    return step === null ? [] : [step];
+  }
+
+  /** Decode the frame at pos if it is wholly in memory and intact; otherwise null (the async path decides). */
+  private tryResident(): { frame: Frame; at: number } | null {
+    const { win, scan } = this;
+    const pos = this.pos;
+    if (pos < win.base || pos + FRAME_HEADER_SIZE > win.end) return null;
+    const d = decodeFrame(win.buf, pos - win.base, win.end - win.base, this.seed, this.expected, win.base);
+    if (d.kind !== 'frame' || (this.expected === null && d.frame.firstLsn <= scan.lastLsn)) return null;
+    this.pos += d.frame.size;
+    scan.validEnd = this.pos;
+    scan.lastLsn = d.frame.firstLsn + d.frame.records.length - 1;
+    scan.frames++;
+    scan.records += d.frame.records.length;
+    this.expected = scan.lastLsn + 1;
+    return { frame: d.frame, at: pos };
+  }
+
+  async close(): Promise<void> {
+    await this.win.settle();
     return this.h.close();
   }
 }

@@ -518,18 +518,23 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
   private async *readSegment(seg: SegmentState, fromLsn: number, toLsn: number, limit: number | undefined): AsyncGenerator<WalBatch> {
     const cursor = await SegmentCursor.open(this.fs, seg.path, limit);
     try {
-      for (;;) {
-        const step = await cursor.next(true);
-        if (step === null) break;
-        if (!('frame' in step)) {
-          if (this.skipped.has(`${seg.path}:${step.offset}`)) continue;
-          throw corruption(seg.path, step.offset, step.reason, { lsnRange: [step.lsnBefore + 1, seg.lastLsn] });
+      for (let more = true; more; ) {
+        const steps = await cursor.nextBatch(true);
+        more = steps.length > 0;
+        for (const step of steps) {
+          if (!('frame' in step)) {
+            if (this.skipped.has(`${seg.path}:${step.offset}`)) continue;
+            throw corruption(seg.path, step.offset, step.reason, { lsnRange: [step.lsnBefore + 1, seg.lastLsn] });
+          }
+          const f = step.frame;
+          const last = f.firstLsn + f.records.length - 1;
+          if (last < fromLsn) continue;
+          if (f.firstLsn > toLsn) {
+            more = false;
+            break;
+          }
+          yield { firstLsn: f.firstLsn, lastLsn: last, timestamp: f.timestamp, records: f.records };
         }
-        const f = step.frame;
-        const last = f.firstLsn + f.records.length - 1;
-        if (last < fromLsn) continue;
-        if (f.firstLsn > toLsn) break;
-        yield { firstLsn: f.firstLsn, lastLsn: last, timestamp: f.timestamp, records: f.records };
       }
       if (cursor.scan.headerError) throw corruption(seg.path, 0, cursor.scan.headerError);
     } finally {
