@@ -835,6 +835,29 @@ export function batchRow(schema: CollectionSchema, batch: ColumnBatch, i: number
   return row;
 }
 
+/**
+ * A reusable row view for filters: one object whose properties read the batch at the row set
+ * by `at(i)`, so a filtered scan allocates nothing per row. Dynamic fields are under `$meta`
+ * (the filter compiler's convention); vectors are left out (filters cannot use them).
+ */
+export function rowView(schema: CollectionSchema, batch: ColumnBatch): { row: Record<string, unknown>; at(i: number): Record<string, unknown> } {
+  let idx = 0;
+  const row: Record<string, unknown> = {};
+  for (const f of schema.fields) {
+    const col = batch.columns.get(f.name);
+    if (col === undefined || col.type === 'FloatVector') continue;
+    Object.defineProperty(row, f.name, { get: () => cellOf(col, idx), enumerable: true });
+  }
+  if (schema.enableDynamicField) Object.defineProperty(row, '$meta', { get: () => batch.dynamic?.[idx] ?? {}, enumerable: true });
+  return {
+    row,
+    at(i: number) {
+      idx = i;
+      return row;
+    },
+  };
+}
+
 function cellOf(col: ColumnData, i: number): unknown {
   if (col.type === 'FloatVector') return col.values.subarray(i * col.dim, (i + 1) * col.dim);
   if (col.valid && !col.valid[i]) return null;

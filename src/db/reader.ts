@@ -6,7 +6,7 @@
 import { VecwalError, invalidArgument } from '../errors.js';
 import { compileFilter, extractPrimaryKeyLookup, parseFilter, type FilterSchema, type RowPredicate } from '../filter/index.js';
 import { createResidentBlock, mergeTopK, searchBlock, simdAvailable, type SearchHit, type VectorBlock } from '../search/index.js';
-import { batchRow } from './columns.js';
+import { batchRow, rowView } from './columns.js';
 import { normalizePrimaryKey } from './schema.js';
 import { getBit, type Block, type MemSegment } from './mem-segment.js';
 import type { Collection, Database } from './database.js';
@@ -81,10 +81,11 @@ export class Reader {
     for (const seg of c.segments.slice()) {
       await seg.load();
       for (const block of seg.blocks) {
+        const view = rowView(c.schema, block.batch);
         for (let i = 0; i < block.batch.count; i++) {
           if (getBit(block.deleted, i)) continue;
+          if (!pred(view.at(i))) continue;
           const row = batchRow(c.schema, block.batch, i, NESTED);
-          if (!pred(row)) continue;
           if (skipped < offset) {
             skipped++;
             continue;
@@ -240,9 +241,10 @@ function allowBitsView(c: Collection, seg: MemSegment, view: SearchView, pred: R
   const bits = new Uint8Array((view.block.count + 7) >> 3);
   seg.blocks.forEach((block, bi) => {
     const base = view.starts[bi]!;
+    const rv = pred ? rowView(c.schema, block.batch) : null;
     for (let i = 0; i < block.batch.count; i++) {
       if (getBit(block.deleted, i)) continue;
-      if (pred && !pred(batchRow(c.schema, block.batch, i, NESTED))) continue;
+      if (rv && !pred!(rv.at(i))) continue;
       const j = base + i;
       bits[j >> 3]! |= 1 << (j & 7);
     }
