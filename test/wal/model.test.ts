@@ -67,7 +67,7 @@ function sameBatches(got: MBatch[], want: MBatch[], what: string): void {
     const w = want[i]!;
     b.records.forEach((r, j) => {
       assert.equal(r.op, w.records[j]!.op, `${what}: op at LSN ${b.firstLsn + j}`);
-      assert.deepEqual(Buffer.from(r.payload), Buffer.from(w.records[j]!.payload as Uint8Array), `${what}: payload at LSN ${b.firstLsn + j}`);
+      assert.deepEqual(Buffer.from(r.payload as Uint8Array), Buffer.from(w.records[j]!.payload as Uint8Array), `${what}: payload at LSN ${b.firstLsn + j}`);
     });
   });
 }
