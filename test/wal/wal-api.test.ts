@@ -131,7 +131,7 @@ function assertBatches(got: WalBatch[], expected: Expected[], what: string): voi
     g.records.forEach((r, j) => {
       assert.equal(r.lsn, e.firstLsn + j, `${what}: record LSN`);
       assert.equal(r.op, e.records[j]!.op, `${what}: op of LSN ${r.lsn}`);
-      assert.deepEqual(Buffer.from(r.payload), Buffer.from(e.records[j]!.payload), `${what}: payload of LSN ${r.lsn}`);
+      assert.deepEqual(Buffer.from(r.payload), Buffer.from(e.records[j]!.payload as Uint8Array), `${what}: payload of LSN ${r.lsn}`);
     });
   }
 }
