@@ -4,7 +4,7 @@
  * under src/cli/ and is registered below with a one-line summary. Groups are imported on first
  * use, so `vecwal wal ...` does not load what `vecwal demo` (or later `search`) needs.
  *
- * To add a group (import, search, query, stats, flush, compact, serve, ...): write
+ * To add a group (serve, ...): write
  * src/cli/<name>.ts exporting `run<Name>(argv: string[]): Promise<number>` (the exit code) and
  * add an entry to COMMANDS. Throw UsageError for bad command lines (exit 2) and VecwalError for
  * failures (exit 1); main prints both the one documented way (docs/cli.md).
@@ -15,12 +15,40 @@ import { readFile } from '../fs/io.js';
 import { EXIT_OK, UsageError, out, reportError, wantsJson, type CommandGroup } from './common.js';
 
 const COMMANDS: Record<string, CommandGroup> = {
+  import: {
+    summary: 'load a JSONL, CSV or Parquet file (or synthetic rows) into a collection, resumably',
+    run: async (argv) => (await import('./import.js')).runImport(argv),
+  },
+  search: {
+    summary: 'top-k vector search in a collection (exact), with an optional filter',
+    run: async (argv) => (await import('./db-commands.js')).runSearch(argv),
+  },
+  query: {
+    summary: 'rows of a collection matching a filter expression',
+    run: async (argv) => (await import('./db-commands.js')).runQuery(argv),
+  },
+  stats: {
+    summary: 'collections, row counts, segments, memtable, WAL and checkpoint',
+    run: async (argv) => (await import('./db-commands.js')).runStats(argv),
+  },
+  flush: {
+    summary: 'write the memtable to segment files and advance the checkpoint',
+    run: async (argv) => (await import('./db-commands.js')).runFlush(argv),
+  },
+  compact: {
+    summary: "merge a collection's segments, dropping deleted rows",
+    run: async (argv) => (await import('./db-commands.js')).runCompact(argv),
+  },
+  collections: {
+    summary: 'list the collections, or describe one',
+    run: async (argv) => (await import('./db-commands.js')).runCollections(argv),
+  },
   wal: {
     summary: 'inspect, verify, dump and repair a write-ahead log directory',
     run: async (argv) => (await import('./wal.js')).runWal(argv),
   },
   demo: {
-    summary: 'crash demo: append from a child process, kill -9 it, recover, verify',
+    summary: 'crash demo: import in a child process, kill -9 it, recover, resume, search (--wal: the WAL-only demo)',
     run: async (argv) => (await import('./demo.js')).runDemo(argv),
   },
 };

@@ -117,6 +117,8 @@ export class Database {
   private readonly byId = new Map<number, Collection>();
   private readonly metaLock = new Mutex();
   private readonly flushLock = new Mutex();
+  /** Orders writes: validation-to-append runs one call at a time, in call order. */
+  private readonly writeLock = new Mutex();
   private memtableBytes = 0;
   private memtableMaxLsn = 0;
   private failure: VecwalError | null = null;
@@ -381,36 +383,44 @@ export class Database {
     return this.write(name, data, true, options);
   }
 
-  /** The last acknowledged progress of an import (see WriteOptions.progress), or null. */
+  /**
+   * The last progress of an import (see WriteOptions.progress), or null. After an open it is the
+   * last durable one; while running it is the last one written (durable once its insert resolves).
+   */
   importProgress(importId: string): ImportProgress | null {
     return this.imports.get(importId) ?? null;
   }
 
   private async write(name: string, data: readonly object[] | Record<string, unknown>, upsert: boolean, options: WriteOptions): Promise<InsertResult> {
     this.checkWritable();
-    await this.backpressure();
     const c = this.collection(name);
     const auto = () => c.nextAutoId++;
     const batch = Array.isArray(data) ? rowsToBatch(c.schema, data as Record<string, unknown>[], { forUpsert: upsert, nextAutoId: auto }) : columnsToBatch(c.schema, data as Record<string, unknown[]>, { forUpsert: upsert, nextAutoId: auto });
-    if (batch.count === 0) return { insertCount: 0, ids: [], lsn: this.wal.lastLsn };
-    await this.ensurePkIndex(c);
-    this.checkWritable();
-    const pks = primaryKeysOf(c.schema, batch);
-    if (!upsert) {
-      for (const pk of pks) if (c.pkIndex!.has(pk)) throw new VecwalError('DATA_INVALID', `primary key ${String(pk)} already exists in ${name}; use upsert to replace it`);
-    }
-    // The WAL gathers the encoded parts straight into its frame (vectors are copied once).
-    const payload = encodeBatchParts(c.schema, batch, { headroom: WAL_HEADER });
-    new DataView(payload[0]!.buffer, payload[0]!.byteOffset, WAL_HEADER).setUint32(0, c.meta.id, true);
-    const bodyBytes = payloadLength(payload) - WAL_HEADER;
-    const lsn = this.wal.nextLsn;
-    const records: AppendInput[] = [{ op: upsert ? OpType.Upsert : OpType.Insert, payload }];
     const progress = options.progress ? checkProgress(options.progress) : null;
-    if (progress) records.push({ op: OpType.Marker, payload: encodeProgress(progress) });
-    const done = this.wal.append(records);
-    if (upsert) this.applyDeletes(c, pks);
-    this.applyInsert(c, batch, pks, lsn, bodyBytes);
-    if (progress) this.imports.set(progress.importId, { rows: progress.rows, position: progress.position, lsn: lsn + 1 });
+    if (batch.count === 0) return { insertCount: 0, ids: [], lsn: this.wal.lastLsn };
+    const pks = primaryKeysOf(c.schema, batch);
+    // Writes enter the log in call order (FIFO), so a later call can never be durable without
+    // an earlier one (an importer's progress marker relies on it); durability is awaited outside
+    // the lock, so concurrent writes still share group commits.
+    const { done, lsn } = await this.writeLock.run(async () => {
+      await this.backpressure();
+      await this.ensurePkIndex(c);
+      this.checkLive(c, name);
+      if (!upsert) {
+        for (const pk of pks) if (c.pkIndex!.has(pk)) throw new VecwalError('DATA_INVALID', `primary key ${String(pk)} already exists in ${name}; use upsert to replace it`);
+      }
+      // The WAL gathers the encoded parts straight into its frame (vectors are copied once).
+      const payload = encodeBatchParts(c.schema, batch, { headroom: WAL_HEADER });
+      new DataView(payload[0]!.buffer, payload[0]!.byteOffset, WAL_HEADER).setUint32(0, c.meta.id, true);
+      const lsn = this.wal.nextLsn;
+      const records: AppendInput[] = [{ op: upsert ? OpType.Upsert : OpType.Insert, payload }];
+      if (progress) records.push({ op: OpType.Marker, payload: encodeProgress(progress) });
+      const done = this.wal.append(records);
+      if (upsert) this.applyDeletes(c, pks);
+      this.applyInsert(c, batch, pks, lsn, payloadLength(payload) - WAL_HEADER);
+      if (progress) this.imports.set(progress.importId, { rows: progress.rows, position: progress.position, lsn: lsn + 1 });
+      return { done, lsn };
+    });
     await this.settle(done);
     this.maybeFlush();
     return { insertCount: batch.count, ids: pks, lsn };
@@ -419,28 +429,42 @@ export class Database {
   /** Delete by primary keys, or by a filter expression. Returns how many rows were deleted. */
   async delete(name: string, target: { ids: unknown[] } | { filter: string; exprParams?: Record<string, unknown> }): Promise<{ deleteCount: number; lsn: number }> {
     this.checkWritable();
-    await this.backpressure();
     const c = this.collection(name);
-    await this.ensurePkIndex(c);
-    let pks: PrimaryKey[];
+    let wanted: PrimaryKey[] | null = null;
     if ('ids' in target) {
       if (!Array.isArray(target.ids)) throw invalidArgument('ids must be an array');
-      pks = target.ids.map((v) => normalizePrimaryKey(c.schema, v));
-    } else {
-      const rows = await this.read.query(name, { filter: target.filter, exprParams: target.exprParams, outputFields: [c.pkField], limit: Number.MAX_SAFE_INTEGER });
-      pks = rows.map((r) => r[c.pkField] as PrimaryKey);
+      wanted = target.ids.map((v) => normalizePrimaryKey(c.schema, v));
     }
-    pks = pks.filter((pk) => c.pkIndex!.has(pk));
-    if (pks.length === 0) return { deleteCount: 0, lsn: this.wal.lastLsn };
-    this.checkWritable();
-    const body = encodeDelete(pks);
-    const lsn = this.wal.nextLsn;
-    const done = this.wal.append({ op: OpType.Delete, payload: withHeader(c.meta.id, body) });
-    const n = this.applyDeletes(c, pks);
-    this.noteMemtable(lsn, body.length);
-    await this.settle(done);
+    const r = await this.writeLock.run(async () => {
+      await this.backpressure();
+      await this.ensurePkIndex(c);
+      this.checkLive(c, name);
+      let pks = wanted;
+      if (!pks) {
+        const f = target as { filter: string; exprParams?: Record<string, unknown> };
+        const rows = await this.read.query(name, { filter: f.filter, exprParams: f.exprParams, outputFields: [c.pkField], limit: Number.MAX_SAFE_INTEGER });
+        this.checkLive(c, name);
+        pks = rows.map((row) => row[c.pkField] as PrimaryKey);
+      }
+      pks = pks.filter((pk) => c.pkIndex!.has(pk));
+      if (pks.length === 0) return null;
+      const body = encodeDelete(pks);
+      const lsn = this.wal.nextLsn;
+      const done = this.wal.append({ op: OpType.Delete, payload: withHeader(c.meta.id, body) });
+      const n = this.applyDeletes(c, pks);
+      this.noteMemtable(lsn, body.length);
+      return { done, lsn, n };
+    });
+    if (!r) return { deleteCount: 0, lsn: this.wal.lastLsn };
+    await this.settle(r.done);
     this.maybeFlush();
-    return { deleteCount: n, lsn };
+    return { deleteCount: r.n, lsn: r.lsn };
+  }
+
+  /** Inside the write lock: the database is writable and the collection still exists under this name. */
+  private checkLive(c: Collection, name: string): void {
+    this.checkWritable();
+    if (this.collections.get(name) !== c) throw new VecwalError('COLLECTION_NOT_FOUND', `collection not found: ${name}`);
   }
 
   private async settle(done: Promise<unknown>): Promise<void> {

@@ -51,6 +51,29 @@ export class Rng {
     return this.nextU32() / 4294967296;
   }
 
+  /**
+   * Fill `out[from, to)` with uniform floats in [lo, hi): exactly the values `lo + (hi - lo) *
+   * next()` drawn one by one would give, and the same state after, but computed on local
+   * variables in one tight loop (several times faster for bulk data such as synthetic vectors).
+   */
+  fillUniform(out: Float32Array | Float64Array, from: number, to: number, lo = 0, hi = 1): void {
+    let { a, b, c, d } = this;
+    const span = hi - lo;
+    for (let i = from; i < to; i++) {
+      const t = (((a + b) | 0) + d) | 0;
+      d = (d + 1) | 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) | 0;
+      c = (c << 21) | (c >>> 11);
+      c = (c + t) | 0;
+      out[i] = lo + span * ((t >>> 0) / 4294967296);
+    }
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
+  }
+
   /** A uniform integer in [0, n). `n` must be a positive integer up to 2^32. */
   int(n: number): number {
     return Math.floor(this.next() * n);
