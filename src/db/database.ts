@@ -418,7 +418,10 @@ export class Database {
       const done = this.wal.append(records);
       if (upsert) this.applyDeletes(c, pks);
       this.applyInsert(c, batch, pks, lsn, payloadLength(payload) - WAL_HEADER);
-      if (progress) this.imports.set(progress.importId, { rows: progress.rows, position: progress.position, lsn: lsn + 1 });
+      if (progress) {
+        this.imports.set(progress.importId, { rows: progress.rows, position: progress.position, lsn: lsn + 1 });
+        this.noteMemtable(lsn + 1, records[1]!.payload instanceof Uint8Array ? records[1]!.payload.length : 0);
+      }
       return { done, lsn };
     });
     await this.settle(done);
@@ -574,7 +577,7 @@ export class Database {
 
   private async writeFlush(upto: number, frozen: { c: Collection; seg: MemSegment }[], deletes: { c: Collection; seg: MemSegment; rows: number[] }[]): Promise<{ segments: number; checkpointLsn: number }> {
     const added = new Map<number, SegmentMeta[]>();
-    let flushSeq = this.manifest.checkpointLsn;
+    let fileNo = 0;
     for (const { c, seg } of frozen) {
       if (seg.rows === 0) continue;
       const batch = concatBatches(c.schema, seg.blocks.map((b) => b.batch));
@@ -583,12 +586,12 @@ export class Database {
       const rows: number[] = [];
       for (const b of seg.blocks) for (let i = 0; i < b.batch.count; i++) if (getBit(b.deleted, i)) rows.push(b.base + i);
       const meta: SegmentMeta = { id: seg.id, rows: seg.rows, minLsn: seg.minLsn, maxLsn: seg.maxLsn, bytes, deleteFiles: [] };
-      if (rows.length > 0) meta.deleteFiles.push(await this.writeDeletes(seg.id, rows, ++flushSeq));
+      if (rows.length > 0) meta.deleteFiles.push(await this.writeDeletes(seg.id, rows, upto, fileNo++));
       seg.pendingDeletes = seg.pendingDeletes.filter((r) => !rows.includes(r));
       added.set(c.meta.id, [...(added.get(c.meta.id) ?? []), meta]);
     }
     const delFiles = new Map<number, string>();
-    for (const d of deletes) delFiles.set(d.seg.id, await this.writeDeletes(d.seg.id, d.rows, ++flushSeq));
+    for (const d of deletes) delFiles.set(d.seg.id, await this.writeDeletes(d.seg.id, d.rows, upto, fileNo++));
     await this.metaLock.run(async () => {
       const collections = this.manifest.collections.map((m) => {
         const c = this.byId.get(m.id);
@@ -669,11 +672,13 @@ export class Database {
     seg.minLsn = meta.minLsn;
     seg.maxLsn = meta.maxLsn;
     const oldSet = new Set(olds);
-    c.segments = [seg, ...c.segments.filter((s) => !oldSet.has(s))];
+    const rest = c.segments.filter((s) => !oldSet.has(s));
+    c.segments = merged.count > 0 ? [seg, ...rest] : rest;
   }
 
-  private async writeDeletes(segId: number, rows: number[], seq: number): Promise<string> {
-    const name = `deletes_${String(seq).padStart(12, '0')}.del`;
+  /** Delete file names carry the flush's checkpoint (unique per flush) and a counter within it. */
+  private async writeDeletes(segId: number, rows: number[], upto: number, k: number): Promise<string> {
+    const name = `deletes_${String(upto).padStart(12, '0')}_${k}.del`;
     await writeDeleteFile(this.fs, joinPath(this.segmentDir(segId), name), rows);
     return name;
   }
