@@ -47,6 +47,8 @@ export interface DatabaseOptions {
   flushIntervalMs?: number;
   /** Block writers (backpressure) while the WAL holds more than this above the checkpoint. Default 256 MiB. */
   replayBytesMax?: number;
+  /** Compact a collection in the background once it has this many sealed segments; 0 disables. Default 8. */
+  compactionMinSegments?: number;
 }
 
 /** DatabaseOptions from a loaded configuration (src/config.ts, docs/config.md). */
@@ -56,6 +58,7 @@ export function optionsFromConfig(config: VecwalConfig): DatabaseOptions {
     memtableBytesMax: config.memtable.max_size,
     flushIntervalMs: config.memtable.flush_interval,
     replayBytesMax: config.memtable.max_replay_size,
+    compactionMinSegments: config.data.compaction.min_segments,
   };
 }
 
@@ -143,6 +146,7 @@ export class Database {
       memtableBytesMax: options.memtableBytesMax ?? 64 * 1024 * 1024,
       flushIntervalMs: options.flushIntervalMs ?? 10_000,
       replayBytesMax: options.replayBytesMax ?? 256 * 1024 * 1024,
+      compactionMinSegments: options.compactionMinSegments ?? 8,
       wal: options.wal,
     };
     try {
@@ -605,6 +609,7 @@ export class Database {
     });
     for (const { seg } of frozen) seg.state = 'sealed';
     await this.wal.truncate(upto).catch((e) => this.poison(e));
+    this.maybeCompact();
     return { segments: added.size, checkpointLsn: upto };
   }
 
@@ -655,6 +660,15 @@ export class Database {
         throw this.failure;
       }
     });
+  }
+
+  /** After a flush: compact, in the background, collections with too many sealed segments. */
+  private maybeCompact(): void {
+    const min = this.opts.compactionMinSegments;
+    if (min <= 0) return;
+    for (const [name, c] of this.collections) {
+      if (c.segments.filter((s) => s.state === 'sealed').length >= min) void this.compact(name).catch(() => undefined);
+    }
   }
 
   /** Synchronously replace the old segments by the compacted one in memory. */
