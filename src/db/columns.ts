@@ -46,6 +46,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { VecwalError, invalidArgument } from '../errors.js';
 import type { CollectionSchema, ColumnBatch, ColumnData, DataType, FieldSchema, PrimaryKey, ScalarElementType } from './types.js';
+import { getU64, putU64, viewOf } from '../util/bytes.js';
 
 export const BATCH_FORMAT_VERSION = 1;
 export const DELETE_FORMAT_VERSION = 1;
@@ -85,18 +86,6 @@ function bad(message: string, offset: number): VecwalError {
   return new VecwalError('BAD_FORMAT', `column batch: ${message} (at byte ${offset})`, { offset });
 }
 
-function viewOf(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
-}
-
-function getU64(v: DataView, at: number): number {
-  return v.getUint32(at + 4, true) * 0x1_0000_0000 + v.getUint32(at, true);
-}
-
-function putU64(v: DataView, at: number, n: number): void {
-  v.setUint32(at, n % 0x1_0000_0000, true);
-  v.setUint32(at + 4, Math.floor(n / 0x1_0000_0000), true);
-}
 
 /**
  * An uninitialised buffer of its own (byteOffset 0, so 8-aligned). Zeroing costs as much as the

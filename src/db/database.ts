@@ -21,7 +21,7 @@
  */
 import type { FileLock, FileSystem } from '../fs/fs.js';
 import { NodeFileSystem } from '../fs/node-fs.js';
-import { joinPath, mkdirDurable, removeTree } from '../fs/io.js';
+import { joinPath, mkdirDurable, openLockedDir, removeTree } from '../fs/io.js';
 import { VecwalError, invalidArgument, ioError } from '../errors.js';
 import { Wal, type AppendInput, type WalBatch, type WalOptions } from '../wal/wal.js';
 import { OpType } from '../wal/format.js';
@@ -149,18 +149,7 @@ export class Database {
       compactionMinSegments: options.compactionMinSegments ?? 8,
       wal: options.wal,
     };
-    try {
-      await mkdirDurable(fs, dir);
-    } catch (e) {
-      throw ioError('create directory', dir, e);
-    }
-    let lock: FileLock;
-    try {
-      lock = await fs.lock(joinPath(dir, 'LOCK'));
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ELOCKED') throw new VecwalError('LOCKED', `database ${dir} is in use: ${(e as Error).message}`, { cause: e, file: dir });
-      throw ioError('lock', dir, e);
-    }
+    const lock = await openLockedDir(fs, dir, 'database');
     try {
       let manifest = await readManifest(fs, dir);
       if (!manifest) {

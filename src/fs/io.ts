@@ -1,5 +1,6 @@
 /** Helpers over the FileSystem seam that every caller needs the same way. */
-import type { FileHandle, FileSystem } from './fs.js';
+import type { FileHandle, FileLock, FileSystem } from './fs.js';
+import { VecwalError, ioError } from '../errors.js';
 
 /** Write all of `buf[offset, offset+length)` at `position`, looping over short writes. */
 export async function writeFully(h: FileHandle, buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
@@ -103,4 +104,22 @@ export async function removeTree(fs: FileSystem, path: string): Promise<void> {
   }
   for (const name of await fs.readdir(path)) await removeTree(fs, joinPath(path, name));
   await fs.rmdir(path);
+}
+
+/**
+ * Create `dir` durably and take its `LOCK` file. A held lock becomes a LOCKED error naming
+ * `what` ("database", "WAL directory"); any other failure an IO_ERROR.
+ */
+export async function openLockedDir(fs: FileSystem, dir: string, what: string): Promise<FileLock> {
+  try {
+    await mkdirDurable(fs, dir);
+  } catch (e) {
+    throw ioError('create directory', dir, e);
+  }
+  try {
+    return await fs.lock(joinPath(dir, 'LOCK'));
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ELOCKED') throw new VecwalError('LOCKED', `${what} ${dir} is in use: ${(e as Error).message}`, { cause: e, file: dir });
+    throw ioError('lock', dir, e);
+  }
 }

@@ -64,6 +64,7 @@
  */
 import { crc32c } from '@node-rs/crc32';
 import { VecwalError } from '../errors.js';
+import { getU64, putU64, viewOf } from '../util/bytes.js';
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
@@ -113,18 +114,6 @@ export interface IndexEntry {
 
 // ---------------------------------------------------------------------------------------------
 
-function viewOf(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
-}
-
-function getU64(v: DataView, at: number): number {
-  return v.getUint32(at + 4, true) * 0x1_0000_0000 + v.getUint32(at, true);
-}
-
-function putU64(v: DataView, at: number, n: number): void {
-  v.setUint32(at, n % 0x1_0000_0000, true);
-  v.setUint32(at + 4, Math.floor(n / 0x1_0000_0000), true);
-}
 
 /** CRC-32C of `b`, continuing from `seed`; in 1 GiB steps (a Buffer view has a size limit). */
 export function crcOf(b: Uint8Array, seed = 0): number {

@@ -5,6 +5,7 @@
  * what it saw, and the recovery policy (src/wal/recovery.ts) decides what that means.
  */
 import { crc32c } from '@node-rs/crc32';
+import { getU64, putU64, viewOf } from '../util/bytes.js';
 import {
   FORMAT_VERSION,
   FRAME_HEADER_SIZE,
@@ -62,20 +63,7 @@ export type FrameDecode =
 
 const SECTOR = 512;
 
-function u64(view: DataView, at: number): number {
-  const lo = view.getUint32(at, true);
-  const hi = view.getUint32(at + 4, true);
-  return hi * 0x1_0000_0000 + lo;
-}
-
-function putU64(view: DataView, at: number, v: number): void {
-  view.setUint32(at, v % 0x1_0000_0000, true);
-  view.setUint32(at + 4, Math.floor(v / 0x1_0000_0000), true);
-}
-
-function viewOf(buf: Uint8Array): DataView {
-  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-}
+const u64 = getU64;
 
 /** CRC-32C of the salt's 4 little-endian bytes: the seed of every frame CRC in a segment. */
 export function saltSeed(salt: number): number {

@@ -25,7 +25,7 @@ import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import type { FileHandle, FileLock, FileSystem } from '../fs/fs.js';
 import { NodeFileSystem } from '../fs/node-fs.js';
-import { joinPath, mkdirDurable, writeFully } from '../fs/io.js';
+import { joinPath, openLockedDir, writeFully } from '../fs/io.js';
 import { VecwalError, corruption, invalidArgument, ioError } from '../errors.js';
 import { encodeFrame, encodeSegmentHeader, frameSize, payloadLength, saltSeed, type RecordInput, type WalRecord } from './codec.js';
 import {
@@ -125,6 +125,8 @@ interface Pending {
   size: number;
   /** Sync barrier only: no records, forces an fdatasync. */
   barrier: boolean;
+  /** Barrier that also seals the active segment if every LSN in it is <= this (see truncate). */
+  rotateAtOrBelow?: number;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
@@ -197,18 +199,7 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
   static async open(dir: string, options: WalOptions = {}): Promise<Wal> {
     const opts = resolveOptions(options);
     const fs = options.fs ?? new NodeFileSystem();
-    try {
-      await mkdirDurable(fs, dir);
-    } catch (e) {
-      throw ioError('create directory', dir, e);
-    }
-    let lock: FileLock;
-    try {
-      lock = await fs.lock(joinPath(dir, 'LOCK'));
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ELOCKED') throw new VecwalError('LOCKED', `WAL directory ${dir} is in use: ${(e as Error).message}`, { cause: e, file: dir });
-      throw ioError('lock', dir, e);
-    }
+    const lock = await openLockedDir(fs, dir, 'WAL directory');
     try {
       const replay = options.onReplay;
       const { segments, report, reuseLast } = await recoverLog(fs, dir, {
@@ -358,6 +349,9 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
     }
     const mustSync = this.opts.syncPolicy === 'always' || group.some((p) => p.barrier);
     if (mustSync && this.active.durableEnd < this.active.writeEnd) await this.syncActive(frames.length, frames.reduce((n, p) => n + p.size, 0));
+    const cut = group.find((p) => p.rotateAtOrBelow !== undefined)?.rotateAtOrBelow;
+    const a = this.active;
+    if (cut !== undefined && a.writeEnd > SEGMENT_HEADER_SIZE && a.state.lastLsn <= cut) await this.rotate();
   }
 
   private async writeFrames(frames: Pending[], bytes: number): Promise<void> {
@@ -552,6 +546,14 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
   /** LogBackend: checkpoint at `uptoLsn`, then clean up under the retention policy. */
   async truncate(uptoLsn: number): Promise<void> {
     this.checkpoint(uptoLsn);
+    // If the active segment holds nothing above the checkpoint, seal it: the next open then
+    // skips it by its header instead of reading it all (it can be up to segmentSizeBytes).
+    const a = this.active;
+    if (a.writeEnd > SEGMENT_HEADER_SIZE && a.state.lastLsn <= uptoLsn) {
+      const p: Pending = { records: [], timestamp: 0, firstLsn: 0, size: 0, barrier: true, rotateAtOrBelow: uptoLsn, resolve: noop, reject: noop };
+      this.checkWritable();
+      await this.enqueue(p);
+    }
     await this.cleanup();
   }
 
