@@ -576,6 +576,12 @@ export class Database {
       const batch = concatBatches(c.schema, seg.blocks.map((b) => b.batch));
       const dir = this.segmentDir(seg.id);
       const { bytes } = await writeSegment(this.fs, dir, { segmentId: seg.id, collectionId: c.meta.id, minLsn: seg.minLsn, maxLsn: seg.maxLsn }, c.schema, batch);
+      // The flush just concatenated the vectors: point the blocks at that one array (the old
+      // per-batch arrays become garbage), so search finds them contiguous and copies nothing.
+      const vec = batch.columns.get(c.vectorField);
+      if (vec?.type === 'FloatVector' && seg.blocks.length > 1) {
+        for (const b of seg.blocks) (b.batch.columns.get(c.vectorField) as { values: Float32Array }).values = vec.values.subarray(b.base * vec.dim, (b.base + b.batch.count) * vec.dim);
+      }
       const rows: number[] = [];
       for (const b of seg.blocks) for (let i = 0; i < b.batch.count; i++) if (getBit(b.deleted, i)) rows.push(b.base + i);
       const meta: SegmentMeta = { id: seg.id, rows: seg.rows, minLsn: seg.minLsn, maxLsn: seg.maxLsn, bytes, deleteFiles: [] };

@@ -45,6 +45,7 @@ export class MemSegment {
   /** Rows deleted since the last flush, as file row offsets, for the next delete file. */
   pendingDeletes: number[] = [];
 
+
   constructor(id: number, collectionId: number, state: SegmentState) {
     this.id = id;
     this.collectionId = collectionId;

@@ -180,13 +180,15 @@ interface SearchView {
   /** Row offset of each of the segment's blocks within `block`. */
   starts: number[];
   rows: number;
+  /** Built for a sealed segment (resident) or a growing one (rebuilt once it is sealed). */
+  sealed: boolean;
 }
 
 const views = new WeakMap<MemSegment, SearchView>();
 
 function searchView(seg: MemSegment, field: string, dim: number): SearchView {
   const cached = views.get(seg);
-  if (cached && cached.rows === seg.rows && cached.starts.length === seg.blocks.length) return cached;
+  if (cached && cached.rows === seg.rows && cached.starts.length === seg.blocks.length && cached.sealed === (seg.state === 'sealed')) return cached;
   const starts: number[] = [];
   let count = 0;
   for (const b of seg.blocks) {
@@ -196,6 +198,9 @@ function searchView(seg: MemSegment, field: string, dim: number): SearchView {
   let data: Float32Array;
   if (seg.blocks.length === 1) {
     data = vectors(seg.blocks[0]!, field);
+  } else if (contiguous(seg, field, dim)) {
+    const first = vectors(seg.blocks[0]!, field);
+    data = new Float32Array(first.buffer, first.byteOffset, count * dim); // flushed: one array already
   } else {
     data = new Float32Array(count * dim);
     seg.blocks.forEach((b, i) => data.set(vectors(b, field).subarray(0, b.batch.count * dim), starts[i]! * dim));
@@ -213,9 +218,21 @@ function searchView(seg: MemSegment, field: string, dim: number): SearchView {
       // too large for one WebAssembly memory: stream it instead
     }
   }
-  const view = { block, starts, rows: seg.rows };
+  const view = { block, starts, rows: seg.rows, sealed: seg.state === 'sealed' };
   views.set(seg, view);
   return view;
+}
+
+/** Do the blocks' vectors lie back to back in one array (as a flush leaves them)? */
+function contiguous(seg: MemSegment, field: string, dim: number): boolean {
+  const first = vectors(seg.blocks[0]!, field);
+  let next = first.byteOffset;
+  for (const b of seg.blocks) {
+    const v = vectors(b, field);
+    if (v.buffer !== first.buffer || v.byteOffset !== next) return false;
+    next += b.batch.count * dim * 4;
+  }
+  return true;
 }
 
 function vectors(b: Block, field: string): Float32Array {
