@@ -116,7 +116,7 @@ export class Reader {
       await seg.load();
       const view = searchView(seg, c.vectorField, dim);
       if (view.block.count === 0) continue;
-      const allow = allowBitsView(c, seg, view, pred);
+      const allow = cachedAllowBits(c, seg, view, pred, pred ? filterKey(o) : '');
       const res = searchBlock(view.block, queries, nq, k, metric, allow);
       for (let q = 0; q < nq; q++) {
         perQuery[q]!.push(res[q]!.map((h) => {
@@ -250,6 +250,30 @@ function blockOf(view: SearchView, index: number): number {
     else hi = mid - 1;
   }
   return lo;
+}
+
+/**
+ * Sealed segments never change except by deletes, so the allowed-rows bitset of a filter is
+ * kept per segment (a few filters each), keyed by the filter text and its parameters, and
+ * rebuilt when the segment's delete count moves.
+ */
+const allowCache = new WeakMap<MemSegment, Map<string, { deletedRows: number; bits: Uint8Array | undefined }>>();
+const ALLOW_CACHE_FILTERS = 8;
+
+function filterKey(o: { filter?: string; exprParams?: Record<string, unknown> }): string {
+  return `${o.filter ?? ''}\u0000${o.exprParams ? JSON.stringify(o.exprParams, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) : ''}`;
+}
+
+function cachedAllowBits(c: Collection, seg: MemSegment, view: SearchView, pred: RowPredicate | null, key: string): Uint8Array | undefined {
+  if (seg.state !== 'sealed' || !pred) return allowBitsView(c, seg, view, pred);
+  let m = allowCache.get(seg);
+  if (!m) allowCache.set(seg, (m = new Map()));
+  const hit = m.get(key);
+  if (hit && hit.deletedRows === seg.deletedRows) return hit.bits;
+  const bits = allowBitsView(c, seg, view, pred);
+  if (m.size >= ALLOW_CACHE_FILTERS) m.delete(m.keys().next().value!);
+  m.set(key, { deletedRows: seg.deletedRows, bits });
+  return bits;
 }
 
 /** Allowed rows of a segment view (live, passing the filter) as a bitset, or undefined when all are. */
