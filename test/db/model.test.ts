@@ -76,11 +76,21 @@ interface Model {
 interface Real {
   mem: CrashableMemFileSystem;
   db: Database;
+  /** Per-run WAL clock and salt source, so that a run (and its shrinking) is deterministic. */
+  clock: { t: number; salt: number };
 }
 
 type Cmd = fc.AsyncCommand<Model, Real>;
 
-const open = (mem: CrashableMemFileSystem) => Database.open(DIR, { ...OPTIONS, fs: mem });
+/**
+ * Open on `mem` with a deterministic WAL clock (1 ms per reading: retention's age rule, with
+ * maxAgeMs 0, then depends on the sequence of calls only, not on the wall clock) and salts.
+ */
+function open(mem: CrashableMemFileSystem, clock: Real['clock']): Promise<Database> {
+  const now = () => (clock.t += 1);
+  const salt = () => (clock.salt = (Math.imul(clock.salt, 1664525) + 1013904223) >>> 0);
+  return Database.open(DIR, { ...OPTIONS, fs: mem, wal: { ...OPTIONS.wal, now, salt } });
+}
 
 // -------------------------------------------------------------------------------------------
 // Comparison helpers
@@ -243,7 +253,7 @@ class Reopen implements Cmd {
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
     await r.db.close();
-    r.db = await open(r.mem);
+    r.db = await open(r.mem, r.clock);
     await checkAll(m, r, 'after clean reopen');
   }
   toString = () => 'Reopen';
@@ -258,11 +268,11 @@ class Crash implements Cmd {
     const clone = r.mem.crashClone({ seed: this.seed, unsyncedKeepProbability: 0 });
     r.mem.crash(); // the old instance can no longer touch anything
     r.mem = clone;
-    r.db = await open(clone);
+    r.db = await open(clone, r.clock);
     await checkAll(m, r, 'after power cut');
     // and recovery is stable: a second open sees the same
     await r.db.close();
-    r.db = await open(clone);
+    r.db = await open(clone, r.clock);
     await checkAll(m, r, 'after power cut + clean reopen');
   }
   toString = () => `Crash(${this.seed})`;
@@ -352,9 +362,10 @@ async function runModel(t: { diagnostic: (msg: string) => void }, explicitFlush:
   await fc.assert(
     fc.asyncProperty(fc.commands(commandArbs(explicitFlush), { maxCommands: MAX_COMMANDS, size: 'large' }), async (cmds) => {
       const mem = new CrashableMemFileSystem();
-      const db = await open(mem);
+      const clock = { t: 1_700_000_000_000, salt: 1 };
+      const db = await open(mem, clock);
       await db.createCollection(SCHEMA);
-      const real: Real = { mem, db };
+      const real: Real = { mem, db, clock };
       try {
         await fc.asyncModelRun(() => ({ model: { rows: new Map(), nextId: 1n }, real }), cmds);
         commands += [...cmds].length;
