@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { Wal, type WalOptions } from '../src/wal/wal.js';
 import { OpType } from '../src/wal/format.js';
 import { crc32c } from '@node-rs/crc32';
+import { deviceBytesWritten } from './util.js';
 
 const MiB = 1024 * 1024;
 const BENCHES = ['single-writer-4k', 'concurrent-writers', 'bulk-1mib', 'recovery-1gib'] as const;
@@ -181,19 +182,6 @@ function freshDir(name: string): string {
 }
 function rm(p: string): void {
   fs.rmSync(p, { recursive: true, force: true });
-}
-/** Sectors written by the block device holding `dir` (Linux /sys), in bytes; null where unknown. */
-function deviceBytesWritten(dir: string): number | null {
-  try {
-    const dev = fs.statSync(dir).dev;
-    const major = (dev >> 8) & 0xfff;
-    const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
-    const fields = fs.readFileSync(`/sys/dev/block/${major}:${minor}/stat`, 'utf8').trim().split(/\s+/);
-    const sectors = Number(fields[6]);
-    return Number.isFinite(sectors) ? sectors * 512 : null;
-  } catch {
-    return null;
-  }
 }
 function cpuUs(): number {
   const c = process.cpuUsage();
