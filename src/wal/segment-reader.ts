@@ -14,7 +14,7 @@ import { readFully } from '../fs/io.js';
 import { decodeFrame, decodeSegmentHeader, plausibleFrameHeader, saltSeed, type Frame, type FrameDecode, type SegmentHeader } from './codec.js';
 import { FRAME_ALIGN, FRAME_HEADER_SIZE, SEGMENT_HEADER_SIZE, alignFrame } from './format.js';
 
-const CHUNK_BYTES = 16 * 1024 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
 
 /** Room kept in front of a prefetched chunk for the unread tail of the previous one. */
 const CARRY_BYTES = 256 * 1024;
