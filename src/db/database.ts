@@ -117,6 +117,8 @@ export class Database {
   private manifest: ManifestState;
   private readonly collections = new Map<string, Collection>();
   private readonly imports = new Map<string, ImportProgress>();
+  /** Next data segment id; persisted by every manifest write (see commitManifest). */
+  private nextSegmentId: number;
   private readonly byId = new Map<number, Collection>();
   private readonly metaLock = new Mutex();
   private readonly flushLock = new Mutex();
@@ -136,6 +138,7 @@ export class Database {
     this.manifest = manifest;
     this.opts = opts;
     this.report = report;
+    this.nextSegmentId = manifest.nextSegmentId;
     this.read = new Reader(this);
   }
 
@@ -354,14 +357,20 @@ export class Database {
     return c;
   }
 
+  /**
+   * Write and install a manifest. Segment ids come from `this.nextSegmentId` (allocated without
+   * awaiting, e.g. by a write that opens a growing segment during this very commit), so the
+   * persisted allocator is the live one, never a copy taken before an await.
+   */
   private async commitManifest(next: ManifestState): Promise<void> {
+    const state = { ...next, nextSegmentId: Math.max(next.nextSegmentId, this.nextSegmentId) };
     try {
-      await writeManifest(this.fs, this.dir, next);
+      await writeManifest(this.fs, this.dir, state);
     } catch (e) {
       this.poison(e);
       throw this.failure;
     }
-    this.manifest = next;
+    this.manifest = { ...state, nextSegmentId: Math.max(state.nextSegmentId, this.nextSegmentId) };
   }
 
   // ---- writes ------------------------------------------------------------------------------
@@ -474,7 +483,7 @@ export class Database {
 
   private applyInsert(c: Collection, batch: ColumnBatch, pks: PrimaryKey[], lsn: number, bytes: number): void {
     if (!c.growing) {
-      c.growing = new MemSegment(this.manifest.nextSegmentId++, c.meta.id, 'growing');
+      c.growing = new MemSegment(this.nextSegmentId++, c.meta.id, 'growing');
       c.segments.push(c.growing);
     }
     const block = c.growing.append(batch, lsn, bytes);
@@ -599,7 +608,7 @@ export class Database {
       });
       const imports = { ...(this.manifest.imports ?? {}) };
       for (const [id, p] of this.imports) if (p.lsn <= upto) imports[id] = p;
-      await this.commitManifest({ ...this.manifest, checkpointLsn: upto, nextSegmentId: this.manifest.nextSegmentId, collections, imports });
+      await this.commitManifest({ ...this.manifest, checkpointLsn: upto, collections, imports });
       for (const c of this.collections.values()) c.meta = collections.find((m) => m.id === c.meta.id) ?? c.meta;
     });
     for (const { seg } of frozen) seg.state = 'sealed';
@@ -634,7 +643,7 @@ export class Database {
         parts.push(takeRows(c.schema, b.batch, keep));
       }));
       const merged = concatBatches(c.schema, parts);
-      const id = this.manifest.nextSegmentId++;
+      const id = this.nextSegmentId++;
       const minLsn = Math.min(...olds.map((s) => s.minLsn));
       const maxLsn = Math.max(...olds.map((s) => s.maxLsn));
       try {

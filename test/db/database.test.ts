@@ -27,6 +27,7 @@ import { validateSchema } from '../../src/db/schema.js';
 import type { CollectionSchema } from '../../src/db/types.js';
 import type { Row } from '../../src/db/reader.js';
 import { CrashableMemFileSystem } from '../../src/fs/mem-fs.js';
+import type { FileHandle, FileLock, FileStat, FileSystem, OpenFlags } from '../../src/fs/fs.js';
 import { VecwalError, type ErrorCode } from '../../src/errors.js';
 import { expectCode } from '../support/wal-test-helpers.js';
 
@@ -546,6 +547,84 @@ test('deletes of rows in several sealed segments, flushed twice, stay deleted af
   assert.deepEqual(await ids(d, 'c'), big(2, 22), 'row 11 was deleted and acknowledged; it must not come back');
   await d.close();
 });
+
+/**
+ * A FileSystem that holds the next open of a path ending in `suffix` until released: lets a
+ * test act while, say, a flush is committing its manifest.
+ */
+class GatedFileSystem implements FileSystem {
+  private gate: { suffix: string; reached: () => void; wait: Promise<void> } | null = null;
+  constructor(readonly inner: FileSystem) {}
+  /** Hold the next open of `suffix`; resolves `reached` when it happens; call the returned release. */
+  hold(suffix: string): { reached: Promise<void>; release: () => void } {
+    let release!: () => void;
+    let reached!: () => void;
+    const wait = new Promise<void>((r) => (release = r));
+    const hit = new Promise<void>((r) => (reached = r));
+    this.gate = { suffix, reached, wait };
+    return { reached: hit, release };
+  }
+  async open(path: string, flags: OpenFlags): Promise<FileHandle> {
+    const g = this.gate;
+    if (g && path.endsWith(g.suffix)) {
+      this.gate = null;
+      g.reached();
+      await g.wait;
+    }
+    return this.inner.open(path, flags);
+  }
+  rename(from: string, to: string): Promise<void> {
+    return this.inner.rename(from, to);
+  }
+  unlink(path: string): Promise<void> {
+    return this.inner.unlink(path);
+  }
+  readdir(path: string): Promise<string[]> {
+    return this.inner.readdir(path);
+  }
+  mkdir(path: string, options?: { recursive?: boolean }): Promise<void> {
+    return this.inner.mkdir(path, options);
+  }
+  rmdir(path: string): Promise<void> {
+    return this.inner.rmdir(path);
+  }
+  stat(path: string): Promise<FileStat | null> {
+    return this.inner.stat(path);
+  }
+  syncDir(path: string): Promise<void> {
+    return this.inner.syncDir(path);
+  }
+  lock(path: string): Promise<FileLock> {
+    return this.inner.lock(path);
+  }
+}
+
+test(
+  'a write that opens a new growing segment while a flush commits its manifest gets a segment id of its own',
+  async () => {
+    const mem = new CrashableMemFileSystem();
+    const fs = new GatedFileSystem(mem);
+    const db = await Database.open(DIR, { fs, flushIntervalMs: 0 });
+    await db.createCollection({ name: 'c', dimension: 2, metricType: 'L2' });
+    await db.insert('c', [{ id: 1, vector: [1, 0] }]);
+    const gate = fs.hold('MANIFEST.tmp');
+    const flushing = db.flush();
+    await gate.reached; // the flush has written segment 1 and is committing the manifest
+    await db.insert('c', [{ id: 2, vector: [2, 0] }]); // first row of a new growing segment
+    gate.release();
+    await flushing;
+    await db.flush(); // seals the segment holding row 2
+    await db.insert('c', [{ id: 3, vector: [3, 0] }]);
+    await db.flush(); // a third segment: must not reuse the second one's id
+    assert.deepEqual(await ids(db, 'c'), big(1, 2, 3));
+    const folders = new Set(mem.listFiles().filter((p) => p.includes('/data/')).map((p) => p.split('/')[3]));
+    assert.equal(folders.size, 3, `three flushes, three segment folders: ${[...folders].join(', ')}`);
+    await db.close();
+    const d = await Database.open(DIR, { fs: mem, flushIntervalMs: 0 });
+    assert.deepEqual(await ids(d, 'c'), big(1, 2, 3), 'after reopen: row 2 lost and row 3 twice means segment 2 was overwritten');
+    await d.close();
+  },
+);
 
 // -------------------------------------------------------------------------------------------
 // Refusals

@@ -18,11 +18,13 @@
  * model's k smallest distances, each hit at its own exact distance, any order among ties.
  *
  * Two tests: one where flushes only happen in the background (memtable full, WAL pressure),
- * and one that adds explicit Flush commands. The second is marked todo while the delete-file
- * name collision in Database.writeFlush is open: a Flush right after a flush that wrote more
- * delete files than it covered LSNs reuses a delete file name in the same segment folder, so
- * deleted or superseded rows come back after Reopen/Crash (e.g. [Upsert, Flush, Insert, Flush,
- * Upsert(two old keys), Flush, Upsert(one of them), Flush, Reopen]: a row returned twice).
+ * and one that adds explicit Flush commands (this one found the delete-file name collision of
+ * Database.writeFlush, fixed since: e.g. [Upsert, Flush, Insert, Flush, Upsert(two old keys),
+ * Flush, Upsert(one of them), Flush, Reopen] returned a row twice).
+ *
+ * They also found a segment id race, fixed since: a write that started a new growing segment
+ * while a background flush committed the manifest got an id that was handed out again later
+ * (about 1 run in 2000-5000; e.g. VECWAL_SEED=760582907 VECWAL_DB_MODEL_RUNS=1500).
  *
  * Each test prints its fast-check seed; set VECWAL_SEED to replay (VECWAL_DB_MODEL_RUNS sets
  * numRuns of the first test, the second runs half as many).
@@ -383,9 +385,6 @@ test(`database model test, background flushes only (${RUNS} runs)`, async (t) =>
   await runModel(t, false, RUNS);
 });
 
-test(
-  `database model test with explicit Flush commands (${Math.ceil(RUNS / 2)} runs)`,
-  async (t) => {
-    await runModel(t, true, Math.ceil(RUNS / 2));
-  },
-);
+test(`database model test with explicit Flush commands (${Math.ceil(RUNS / 2)} runs)`, async (t) => {
+  await runModel(t, true, Math.ceil(RUNS / 2));
+});
