@@ -29,7 +29,7 @@ import type { RecoveryReport } from '../wal/recovery.js';
 import type { CollectionSchema, ColumnBatch, MetricType, PrimaryKey } from './types.js';
 import { emptyManifest, readManifest, writeManifest, type CollectionMeta, type ImportProgress, type ManifestState, type SegmentMeta } from './manifest.js';
 import { MemSegment, getBit, type Block, type RowRef } from './mem-segment.js';
-import { validateSchema, quickCreateSchema, rowsToBatch, columnsToBatch, primaryKeysOf, normalizePrimaryKey } from './schema.js';
+import { type QuickCreateOptions, validateSchema, quickCreateSchema, rowsToBatch, columnsToBatch, primaryKeysOf, normalizePrimaryKey } from './schema.js';
 import { encodeBatchParts, decodeBatch, encodeDelete, decodeDelete, concatBatches, sliceBatch } from './columns.js';
 import { payloadLength } from '../wal/codec.js';
 import { SegmentReader, writeSegment, writeDeleteFile, readDeleteFile } from '../segment/segment-file.js';
@@ -309,7 +309,7 @@ export class Database {
   }
 
   /** Create a collection from a full schema, or quick-create from a dimension (Milvus style). */
-  async createCollection(input: CollectionSchema | { name: string; dimension: number; metricType?: MetricType; primaryFieldName?: string; vectorFieldName?: string; idType?: 'Int64' | 'VarChar'; autoId?: boolean }): Promise<void> {
+  async createCollection(input: CollectionSchema | ({ name: string; dimension: number } & QuickCreateOptions)): Promise<void> {
     this.checkWritable();
     const schema = 'dimension' in input ? quickCreateSchema(input.name, input.dimension, input) : validateSchema(input);
     await this.metaLock.run(async () => {
