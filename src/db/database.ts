@@ -26,7 +26,7 @@ import { VecwalError, invalidArgument, ioError } from '../errors.js';
 import { Wal, type AppendInput, type WalBatch, type WalOptions } from '../wal/wal.js';
 import { OpType } from '../wal/format.js';
 import type { RecoveryReport } from '../wal/recovery.js';
-import type { CollectionSchema, ColumnBatch, MetricType, PrimaryKey } from './types.js';
+import { METRIC_TYPES, type CollectionSchema, type ColumnBatch, type MetricType, type PrimaryKey } from './types.js';
 import { emptyManifest, readManifest, writeManifest, type CollectionMeta, type ImportProgress, type ManifestState, type SegmentMeta } from './manifest.js';
 import { MemSegment, getBit, type Block, type RowRef } from './mem-segment.js';
 import { type QuickCreateOptions, validateSchema, quickCreateSchema, rowsToBatch, columnsToBatch, primaryKeysOf, normalizePrimaryKey } from './schema.js';
@@ -81,6 +81,16 @@ export interface InsertResult {
   ids: PrimaryKey[];
   /** LSN of the WAL batch that holds the write. */
   lsn: number;
+}
+
+/** A deep copy of a plain JSON object, or INVALID_ARGUMENT if it is not one. */
+function cloneJson(value: Record<string, unknown>, what: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidArgument(`${what} must be a JSON object`);
+  try {
+    return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
+  } catch (e) {
+    throw invalidArgument(`${what} must be plain JSON: ${(e as Error).message}`);
+  }
 }
 
 const WAL_HEADER = 8; // u32 collection id, u32 reserved
@@ -347,6 +357,46 @@ export class Database {
       c.meta = meta;
       this.collections.delete(from);
       this.collections.set(to, c);
+    });
+  }
+
+  /**
+   * Change a collection's metric type (search is exact, so any metric applies to existing data)
+   * and/or replace its uninterpreted `properties` (JSON; the server keeps index definitions and
+   * load state there). One atomic manifest write.
+   */
+  async alterCollection(name: string, patch: { metricType?: MetricType; properties?: Record<string, unknown> }): Promise<void> {
+    this.checkWritable();
+    if (patch.metricType !== undefined && !(METRIC_TYPES as readonly string[]).includes(patch.metricType)) {
+      throw invalidArgument(`metric type must be one of ${METRIC_TYPES.join(', ')}, got ${String(patch.metricType)}`);
+    }
+    const properties = patch.properties === undefined ? undefined : cloneJson(patch.properties, 'collection properties');
+    await this.metaLock.run(async () => {
+      const c = this.collection(name);
+      const meta: CollectionMeta = { ...c.meta, schema: { ...c.schema, ...(patch.metricType ? { metricType: patch.metricType } : {}) } };
+      if (properties !== undefined) meta.properties = properties;
+      const next = { ...this.manifest, collections: this.manifest.collections.map((m) => (m.id === c.meta.id ? meta : m)) };
+      await this.commitManifest(next);
+      c.meta = meta;
+    });
+  }
+
+  /** A collection's uninterpreted properties (a copy; `{}` when none were set). */
+  collectionProperties(name: string): Record<string, unknown> {
+    return structuredClone(this.collection(name).meta.properties ?? {});
+  }
+
+  /** Database-level uninterpreted properties (a copy; `{}` when none were set). */
+  properties(): Record<string, unknown> {
+    return structuredClone(this.manifest.properties ?? {});
+  }
+
+  /** Replace the database-level properties (JSON). One atomic manifest write. */
+  async setProperties(properties: Record<string, unknown>): Promise<void> {
+    this.checkWritable();
+    const value = cloneJson(properties, 'database properties');
+    await this.metaLock.run(async () => {
+      await this.commitManifest({ ...this.manifest, properties: value });
     });
   }
 

@@ -45,6 +45,11 @@ export interface CollectionMeta {
   segments: SegmentMeta[];
   /** Next autoID value (decimal string of a bigint). */
   nextAutoId: string;
+  /**
+   * Metadata the engine stores but does not interpret (the server keeps index definitions, load
+   * state and Milvus properties here). Plain JSON.
+   */
+  properties?: Record<string, unknown>;
 }
 
 /** Progress of a resumable import, written atomically with the rows it counts. */
@@ -64,6 +69,8 @@ export interface ManifestState {
   nextSegmentId: number;
   nextCollectionId: number;
   collections: CollectionMeta[];
+  /** Database-level metadata the engine stores but does not interpret (aliases, properties). Plain JSON. */
+  properties?: Record<string, unknown>;
 }
 
 export function emptyManifest(): ManifestState {

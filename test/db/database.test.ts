@@ -211,6 +211,32 @@ test('rename keeps the data under the new name, before and after a reopen', asyn
   await db3.close();
 });
 
+test('alterCollection changes the metric and stores properties; database properties; both survive reopen and rename', async () => {
+  const { db, reopen } = await openMem();
+  await db.createCollection({ name: 'c', dimension: 2, metricType: 'L2' });
+  await db.insert('c', [{ id: 1, vector: [1, 0] }, { id: 2, vector: [10, 10] }]);
+  const nearest = async (d: Database, name: string) => (await d.read.search(name, { data: [1, 1], limit: 1 }))[0]![0]!.id;
+  assert.equal(await nearest(db, 'c'), 1n, 'L2: [1,0] is closer to [1,1]');
+  await db.alterCollection('c', { metricType: 'IP', properties: { index: { name: 'vector', type: 'FLAT' }, loaded: true } });
+  assert.equal(db.describeCollection('c').schema.metricType, 'IP');
+  assert.equal(await nearest(db, 'c'), 2n, 'IP: [10,10] has the larger inner product');
+  await expectCode(db.alterCollection('c', { metricType: 'HAMMING' as never }), 'INVALID_ARGUMENT', 'unknown metric');
+  await expectCode(db.alterCollection('nope', { properties: {} }), 'COLLECTION_NOT_FOUND', 'unknown collection');
+  await expectCode(db.setProperties([] as never), 'INVALID_ARGUMENT', 'properties must be an object');
+  await db.setProperties({ aliases: { a1: 'c' } });
+  const props = db.collectionProperties('c');
+  props.loaded = false; // a copy: changing it changes nothing
+  assert.deepEqual(db.collectionProperties('c'), { index: { name: 'vector', type: 'FLAT' }, loaded: true });
+  await db.renameCollection('c', 'd');
+  await db.close();
+  const db2 = await reopen();
+  assert.equal(db2.describeCollection('d').schema.metricType, 'IP');
+  assert.deepEqual(db2.collectionProperties('d'), { index: { name: 'vector', type: 'FLAT' }, loaded: true });
+  assert.deepEqual(db2.properties(), { aliases: { a1: 'c' } });
+  assert.equal(await nearest(db2, 'd'), 2n);
+  await db2.close();
+});
+
 test('drop removes the data; a recreated collection starts empty, also after a reopen that replays the WAL', async () => {
   const { fs, db, reopen } = await openMem();
   await db.createCollection(BOOKS);
