@@ -16,7 +16,7 @@ export { NodeFileSystem } from './fs/node-fs.js';
 export { VecwalError, ERROR_CODES, isVecwalError } from './errors.js';
 export type { ErrorCode, ErrorDetails } from './errors.js';
 export { Database, optionsFromConfig } from './db/database.js';
-export type { DatabaseOptions, OpenReport, InsertResult, WriteOptions } from './db/database.js';
+export type { DatabaseOptions, DatabaseEvent, OpenReport, InsertResult, WriteOptions } from './db/database.js';
 export type { QueryOptions, SearchOptions, SearchResultRow, Row } from './db/reader.js';
 export type { CollectionSchema, FieldSchema, DataType, MetricType, PrimaryKey } from './db/types.js';
 export { loadConfig, DEFAULT_CONFIG } from './config.js';

@@ -49,7 +49,15 @@ export interface DatabaseOptions {
   replayBytesMax?: number;
   /** Compact a collection in the background once it has this many sealed segments; 0 disables. Default 8. */
   compactionMinSegments?: number;
+  /** Observability hook (metrics): WAL group syncs, durable appends, flushes. Must not throw. */
+  onEvent?: (event: DatabaseEvent) => void;
 }
+
+/** What `onEvent` receives. Durations in milliseconds. */
+export type DatabaseEvent =
+  | { type: 'sync'; durationMs: number; batches: number; bytes: number }
+  | { type: 'append'; durationMs: number; records: number }
+  | { type: 'flush'; durationMs: number; segments: number };
 
 /** DatabaseOptions from a loaded configuration (src/config.ts, docs/config.md). */
 export function optionsFromConfig(config: VecwalConfig): DatabaseOptions {
@@ -139,7 +147,7 @@ export class Database {
   private failure: VecwalError | null = null;
   private closed = false;
   private timer: ReturnType<typeof setInterval> | null = null;
-  private readonly opts: Required<Omit<DatabaseOptions, 'fs' | 'wal'>> & { wal: DatabaseOptions['wal'] };
+  private readonly opts: Required<Omit<DatabaseOptions, 'fs' | 'wal' | 'onEvent'>> & { wal: DatabaseOptions['wal']; onEvent: DatabaseOptions['onEvent'] };
   readonly read: Reader;
 
   private constructor(dir: string, fs: FileSystem, manifest: ManifestState, opts: Database['opts'], report: OpenReport) {
@@ -161,6 +169,7 @@ export class Database {
       replayBytesMax: options.replayBytesMax ?? 256 * 1024 * 1024,
       compactionMinSegments: options.compactionMinSegments ?? 8,
       wal: options.wal,
+      onEvent: options.onEvent,
     };
     const lock = await openLockedDir(fs, dir, 'database');
     try {
@@ -262,6 +271,8 @@ export class Database {
     this.report.wal = this.wal.recovery;
     this.report.replayedRecords = replayed;
     this.wal.on('pressure', () => void this.flush().catch(() => undefined));
+    const onEvent = this.opts.onEvent;
+    if (onEvent) this.wal.on('sync', (e) => onEvent({ type: 'sync', ...e }));
   }
 
   private async replayRecord(op: OpType, payload: Uint8Array, lsn: number): Promise<number> {
@@ -467,7 +478,7 @@ export class Database {
       const lsn = this.wal.nextLsn;
       const records: AppendInput[] = [{ op: upsert ? OpType.Upsert : OpType.Insert, payload }];
       if (progress) records.push({ op: OpType.Marker, payload: encodeProgress(progress) });
-      const done = this.wal.append(records);
+      const done = this.observeAppend(this.wal.append(records), records.length);
       if (upsert) this.applyDeletes(c, pks);
       this.applyInsert(c, batch, pks, lsn, payloadLength(payload) - WAL_HEADER);
       if (progress) {
@@ -505,7 +516,7 @@ export class Database {
       if (pks.length === 0) return null;
       const body = encodeDelete(pks);
       const lsn = this.wal.nextLsn;
-      const done = this.wal.append({ op: OpType.Delete, payload: withHeader(c.meta.id, body) });
+      const done = this.observeAppend(this.wal.append({ op: OpType.Delete, payload: withHeader(c.meta.id, body) }), 1);
       const n = this.applyDeletes(c, pks);
       this.noteMemtable(lsn, body.length);
       return { done, lsn, n };
@@ -597,6 +608,26 @@ export class Database {
    */
   async flush(): Promise<{ segments: number; checkpointLsn: number }> {
     this.checkWritable();
+    const onEvent = this.opts.onEvent;
+    if (!onEvent) return this.flushNow();
+    const t0 = performance.now();
+    const r = await this.flushNow();
+    if (r.segments > 0) onEvent({ type: 'flush', durationMs: performance.now() - t0, segments: r.segments });
+    return r;
+  }
+
+  /** With an onEvent hook: report the append's latency (call to durable) when it resolves. */
+  private observeAppend<T>(done: Promise<T>, records: number): Promise<T> {
+    const onEvent = this.opts.onEvent;
+    if (!onEvent) return done;
+    const t0 = performance.now();
+    return done.then((r) => {
+      onEvent({ type: 'append', durationMs: performance.now() - t0, records });
+      return r;
+    });
+  }
+
+  private flushNow(): Promise<{ segments: number; checkpointLsn: number }> {
     return this.flushLock.run(async () => {
       const upto = this.memtableMaxLsn;
       if (upto <= this.manifest.checkpointLsn) return { segments: 0, checkpointLsn: this.manifest.checkpointLsn };

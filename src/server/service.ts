@@ -30,7 +30,7 @@
 import type { FileSystem } from '../fs/fs.js';
 import { NodeFileSystem } from '../fs/node-fs.js';
 import { joinPath, mkdirDurable, removeTree } from '../fs/io.js';
-import { Database, type DatabaseOptions, type OpenReport } from '../db/database.js';
+import { Database, type DatabaseEvent, type DatabaseOptions, type OpenReport } from '../db/database.js';
 import type { CollectionSchema, FieldSchema, MetricType } from '../db/types.js';
 import { METRIC_TYPES } from '../db/types.js';
 import type { QuickCreateOptions } from '../db/schema.js';
@@ -193,6 +193,8 @@ export interface ServiceOptions {
   fs?: FileSystem;
   /** Engine options for every database. */
   engine?: DatabaseOptions;
+  /** Engine events (WAL syncs, appends, flushes) by database, for metrics. Must not throw. */
+  onEngineEvent?: (db: string, event: DatabaseEvent) => void;
   /** Called when a database opens (recovery report) or is dropped. */
   onEvent?: (event: { type: 'database-open'; db: string; report: OpenReport } | { type: 'database-drop'; db: string }) => void;
 }
@@ -300,7 +302,8 @@ export class MilvusService {
   }
 
   private async openDatabase(name: string, dir: string): Promise<OpenDatabase> {
-    const engine = await Database.open(dir, { ...this.options.engine, fs: this.fs });
+    const hook = this.options.onEngineEvent;
+    const engine = await Database.open(dir, { ...this.options.engine, fs: this.fs, ...(hook ? { onEvent: (e: DatabaseEvent) => hook(name, e) } : {}) });
     const db = { name, dir, engine };
     this.databases.set(name, db);
     const props = engine.properties();
