@@ -1,0 +1,193 @@
+/**
+ * The server through the official Milvus Node SDK, against the in-process API in the same run.
+ *
+ *   npm run bench:server                    100,000 rows per insert case, 100,000-vector search
+ *   node dist/bench/server.js --quick       20,000 rows, 20,000 vectors, shorter search rounds
+ *   node dist/bench/server.js --rows 50000 --search-rows 100000 --seconds 5
+ *
+ * Setup: `vecwal serve` runs as a child process (dist/src/cli/main.js serve --port 0) on a fresh
+ * data directory under BENCH_DIR (or the OS temp dir), engine defaults (sync policy `always`:
+ * every acknowledged batch is fdatasynced). The client side (this process) uses MilvusClient
+ * (gRPC) and HttpClient (REST) from @zilliz/milvus2-sdk-node.
+ *
+ * Insert: rows {id Int64, vector 128 x f32, text ~60 chars} into a quick-created collection,
+ * batches of 1,000 and 10,000, one request at a time. Baseline: the same rows through
+ * `Database.insert` in this process on the same disk (a fresh directory, same defaults).
+ * Goal: gRPC >= 60% of in-process rows/s.
+ *
+ * Search: `--search-rows` vectors (uniform random) inserted over gRPC and flushed, then top-10
+ * searches (one vector each) from 1, 8 and 32 concurrent SDK clients (each its own
+ * MilvusClient, i.e. its own connection) for `--seconds` each: QPS, p50 and p99 latency.
+ * Baseline: one in-process caller (`db.read.search`) on the same vectors, same queries.
+ *
+ * Output: JSON lines {bench, metric, unit, value, baseline, baselineName, ratio, better, ...};
+ * last line: summary with the goals.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { MilvusClient, HttpClient } from '@zilliz/milvus2-sdk-node';
+import { Database } from '../src/db/database.js';
+import { DIM, FastRng, Goals, emit, loadavg1, logTo, makeRoot, now, percentile, randomTexts, randomVectors, rm, round, srcFingerprint } from './util.js';
+
+const log = logTo('bench:server');
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rows: { type: 'string' },
+    'search-rows': { type: 'string' },
+    seconds: { type: 'string' },
+  },
+});
+const QUICK = args.quick!;
+const ROWS = Number(args.rows ?? (QUICK ? 20_000 : 100_000));
+const SEARCH_ROWS = Number(args['search-rows'] ?? (QUICK ? 20_000 : 100_000));
+const SECONDS = Number(args.seconds ?? (QUICK ? 2 : 5));
+const BATCHES = [1_000, 10_000];
+const CONCURRENCY = [1, 8, 32];
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+
+type RowIn = { id: number; vector: number[]; text: string };
+
+function makeRows(seed: number, n: number, from: number): RowIn[] {
+  const rng = new FastRng(seed);
+  const vecs = randomVectors(rng, n, DIM);
+  const texts = randomTexts(rng, n);
+  return Array.from({ length: n }, (_, i) => ({ id: from + i, vector: Array.from(vecs.subarray(i * DIM, (i + 1) * DIM)), text: texts[i]! }));
+}
+
+async function startServe(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
+  const c2 = spawn(process.execPath, [MAIN, 'serve', '--data', dataDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    const rl = createInterface({ input: c2.stdout! });
+    rl.on('line', (line) => {
+      try {
+        const rec = JSON.parse(line) as { msg?: string; port?: number };
+        if (rec.msg?.startsWith('vecwal serving') && rec.port) resolve(rec.port);
+      } catch {
+        /* not a log line */
+      }
+    });
+    c2.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+  });
+  return { child: c2, port };
+}
+
+async function stopServe(child: ChildProcess): Promise<void> {
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+}
+
+function grpcClient(port: number): MilvusClient {
+  return new MilvusClient({ address: `127.0.0.1:${port}`, telemetry: { enabled: false } } as ConstructorParameters<typeof MilvusClient>[0]);
+}
+
+const goals = new Goals();
+const t0 = now();
+const fp0 = srcFingerprint();
+const load0 = loadavg1();
+const root = makeRoot('server');
+log(`rows ${ROWS}, search rows ${SEARCH_ROWS}, ${SECONDS}s per search round, dir ${root}`);
+
+try {
+  // ---- insert -------------------------------------------------------------------------------
+  const rows = makeRows(1, ROWS, 0);
+  const { child, port } = await startServe(path.join(root, 'serve'));
+  const grpc = grpcClient(port);
+  await grpc.connectPromise;
+  const http = new HttpClient({ endpoint: `http://127.0.0.1:${port}` });
+  const inproc = await Database.open(path.join(root, 'inproc'));
+  try {
+    for (const batch of BATCHES) {
+      const rates: Record<string, number> = {};
+      for (const kind of ['inproc', 'grpc', 'rest'] as const) {
+        const name = `ins_${kind}_${batch}`;
+        if (kind === 'inproc') await inproc.createCollection({ name, dimension: DIM, metricType: 'L2' });
+        else if (kind === 'grpc') await grpc.createCollection({ collection_name: name, dimension: DIM, metric_type: 'L2' } as Parameters<MilvusClient['createCollection']>[0]);
+        else await http.createCollection({ collectionName: name, dimension: DIM, metricType: 'L2' });
+        const start = now();
+        for (let i = 0; i < rows.length; i += batch) {
+          const data = rows.slice(i, i + batch);
+          if (kind === 'inproc') await inproc.insert(name, data);
+          else if (kind === 'grpc') {
+            const r = await grpc.insert({ collection_name: name, data });
+            if (r.status.error_code !== 'Success') throw new Error(`gRPC insert failed: ${r.status.reason}`);
+          } else {
+            const r = await http.insert({ collectionName: name, data });
+            if (r.code !== 0) throw new Error(`REST insert failed: ${JSON.stringify(r)}`);
+          }
+        }
+        rates[kind] = rows.length / ((now() - start) / 1000);
+        log(`insert batch ${batch} ${kind}: ${round(rates[kind]!)} rows/s`);
+      }
+      for (const kind of ['grpc', 'rest'] as const) {
+        emit({ bench: 'server-insert', metric: `${kind} insert rows/s`, unit: 'rows/s', value: rates[kind]!, baseline: rates.inproc!, baselineName: 'in-process Database.insert', better: 'higher', batch, rows: ROWS });
+      }
+      goals.add(`insert batch ${batch}: gRPC >= 60% of in-process`, rates.grpc! / rates.inproc!, '>=', 0.6, 'x in-process');
+    }
+
+    // ---- search -------------------------------------------------------------------------------
+    const srng = new FastRng(7);
+    const vecs = randomVectors(srng, SEARCH_ROWS, DIM);
+    await grpc.createCollection({ collection_name: 'search', dimension: DIM, metric_type: 'L2' } as Parameters<MilvusClient['createCollection']>[0]);
+    await inproc.createCollection({ name: 'search', dimension: DIM, metricType: 'L2' });
+    for (let i = 0; i < SEARCH_ROWS; i += 10_000) {
+      const n = Math.min(10_000, SEARCH_ROWS - i);
+      const data = Array.from({ length: n }, (_, j) => ({ id: i + j, vector: Array.from(vecs.subarray((i + j) * DIM, (i + j + 1) * DIM)) }));
+      const r = await grpc.insert({ collection_name: 'search', data });
+      if (r.status.error_code !== 'Success') throw new Error(`gRPC insert failed: ${r.status.reason}`);
+      await inproc.insert('search', data);
+    }
+    await grpc.flush({ collection_names: ['search'] });
+    await inproc.flush();
+    const queries = Array.from(randomVectors(new FastRng(11), 256, DIM));
+    const q = (i: number) => queries.slice((i % 256) * DIM, ((i % 256) + 1) * DIM);
+    // warm both sides (segment residency, kernels)
+    for (let i = 0; i < 5; i++) {
+      await inproc.read.search('search', { data: q(i), limit: 10 });
+      await grpc.search({ collection_name: 'search', data: q(i), limit: 10 });
+    }
+    const inLat: number[] = [];
+    const inStart = now();
+    for (let i = 0; now() - inStart < SECONDS * 1000; i++) {
+      const s = now();
+      await inproc.read.search('search', { data: q(i), limit: 10 });
+      inLat.push(now() - s);
+    }
+    const inQps = inLat.length / ((now() - inStart) / 1000);
+    log(`search in-process: ${round(inQps)} QPS, p50 ${round(percentile(inLat, 0.5))} ms`);
+    for (const c of CONCURRENCY) {
+      const clients = Array.from({ length: c }, () => grpcClient(port));
+      await Promise.all(clients.map((x) => x.connectPromise));
+      const lat: number[] = [];
+      const start = now();
+      let next = 0;
+      await Promise.all(
+        clients.map(async (client) => {
+          while (now() - start < SECONDS * 1000) {
+            const s = now();
+            const r = await client.search({ collection_name: 'search', data: q(next++), limit: 10 });
+            if (r.status.error_code !== 'Success') throw new Error(`search failed: ${r.status.reason}`);
+            lat.push(now() - s);
+          }
+        }),
+      );
+      const qps = lat.length / ((now() - start) / 1000);
+      for (const x of clients) x.closeConnection?.();
+      log(`search gRPC x${c}: ${round(qps)} QPS, p50 ${round(percentile(lat, 0.5))} ms, p99 ${round(percentile(lat, 0.99))} ms`);
+      emit({ bench: 'server-search', metric: `gRPC search QPS, ${c} clients`, unit: 'QPS', value: qps, baseline: inQps, baselineName: 'in-process db.read.search, 1 caller', better: 'higher', clients: c, n: SEARCH_ROWS, p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99), inprocP50Ms: percentile(inLat, 0.5) });
+    }
+  } finally {
+    grpc.closeConnection?.();
+    await inproc.close();
+    await stopServe(child);
+  }
+  process.stdout.write(
+    `${JSON.stringify(goals.summary({ srcFingerprint: fp0, srcChangedDuringRun: srcFingerprint() !== fp0, node: process.version, cpus: os.cpus().length, rows: ROWS, searchRows: SEARCH_ROWS, quick: QUICK, date: new Date().toISOString(), elapsedS: round((now() - t0) / 1000), loadavg1Start: load0, loadavg1End: loadavg1() }))}\n`,
+  );
+} finally {
+  rm(root);
+}
