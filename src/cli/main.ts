@@ -4,7 +4,7 @@
  * under src/cli/ and is registered below with a one-line summary. Groups are imported on first
  * use, so `vecwal wal ...` does not load what `vecwal demo` (or later `search`) needs.
  *
- * To add a group (serve, ...): write
+ * To add a group: write
  * src/cli/<name>.ts exporting `run<Name>(argv: string[]): Promise<number>` (the exit code) and
  * add an entry to COMMANDS. Throw UsageError for bad command lines (exit 2) and VecwalError for
  * failures (exit 1); main prints both the one documented way (docs/cli.md).
@@ -15,6 +15,10 @@ import { readFile } from '../fs/io.js';
 import { EXIT_OK, UsageError, out, reportError, wantsJson, type CommandGroup } from './common.js';
 
 const COMMANDS: Record<string, CommandGroup> = {
+  serve: {
+    summary: 'Milvus-compatible server: REST v2 and gRPC on one port (the official SDKs work unchanged)',
+    run: async (argv) => (await import('./serve.js')).runServe(argv),
+  },
   import: {
     summary: 'load a JSONL, CSV or Parquet file (or synthetic rows) into a collection, resumably',
     run: async (argv) => (await import('./import.js')).runImport(argv),
