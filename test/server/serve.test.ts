@@ -260,3 +260,23 @@ test('SIGTERM mid-request: the in-flight insert is acknowledged, exit 0, rows th
     await s.exited;
   }
 });
+
+test('serve: bad command lines exit 2 with a usage hint; --help exits 0', async () => {
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const c = spawn(process.execPath, [MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      c.once('exit', (code) => resolve({ code, out, err }));
+    });
+  const help = await run(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /--metrics-port/);
+  for (const args of [['--port', 'abc'], ['--user', 'u'], ['--log-level', 'loud'], ['--bogus']]) {
+    const r = await run(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, /error \[USAGE\]/);
+  }
+});
