@@ -13,11 +13,14 @@
  * Insert: rows {id Int64, vector 128 x f32, text ~60 chars} into a quick-created collection,
  * batches of 1,000 and 10,000, one request at a time. Baseline: the same rows through
  * `Database.insert` in this process on the same disk (a fresh directory, same defaults).
- * Goal: gRPC >= 60% of in-process rows/s.
+ * Goal: gRPC >= 60% of in-process rows/s. Also printed: rows per second of server handler time
+ * (from the server's own /metrics), i.e. the server's cost without the SDK's client-side work
+ * (the SDK JSON-stringifies and deep-copies every request in JS) and the wire.
  *
  * Search: `--search-rows` vectors (uniform random) inserted over gRPC and flushed, then top-10
  * searches (one vector each) from 1, 8 and 32 concurrent SDK clients (each its own
- * MilvusClient, i.e. its own connection) for `--seconds` each: QPS, p50 and p99 latency.
+ * MilvusClient, i.e. its own connection; then the same with HttpClient) for `--seconds` each:
+ * QPS, p50 and p99 latency.
  * Baseline: one in-process caller (`db.read.search`) on the same vectors, same queries.
  *
  * Output: JSON lines {bench, metric, unit, value, baseline, baselineName, ratio, better, ...};
@@ -59,21 +62,31 @@ function makeRows(seed: number, n: number, from: number): RowIn[] {
   return Array.from({ length: n }, (_, i) => ({ id: from + i, vector: Array.from(vecs.subarray(i * DIM, (i + 1) * DIM)), text: texts[i]! }));
 }
 
-async function startServe(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
-  const c2 = spawn(process.execPath, [MAIN, 'serve', '--data', dataDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
+async function startServe(dataDir: string): Promise<{ child: ChildProcess; port: number; metricsPort: number }> {
+  const c2 = spawn(process.execPath, [MAIN, 'serve', '--data', dataDir, '--port', '0', '--metrics-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { port, metricsPort } = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
     const rl = createInterface({ input: c2.stdout! });
     rl.on('line', (line) => {
       try {
-        const rec = JSON.parse(line) as { msg?: string; port?: number };
-        if (rec.msg?.startsWith('vecwal serving') && rec.port) resolve(rec.port);
+        const rec = JSON.parse(line) as { msg?: string; port?: number; metricsPort?: number };
+        if (rec.msg?.startsWith('vecwal serving') && rec.port && rec.metricsPort) resolve({ port: rec.port, metricsPort: rec.metricsPort });
       } catch {
         /* not a log line */
       }
     });
     c2.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
   });
-  return { child: c2, port };
+  return { child: c2, port, metricsPort };
+}
+
+/** Seconds the server spent in handlers of methods matching `method` (from its /metrics). */
+async function serverSeconds(metricsPort: number, protocol: string, method: RegExp): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(/^vecwal_request_seconds_sum\{protocol="([^"]*)",method="([^"]*)"\} (\S+)$/gm)) {
+    if (m[1] === protocol && method.test(m[2]!)) sum += Number(m[3]);
+  }
+  return sum;
 }
 
 async function stopServe(child: ChildProcess): Promise<void> {
@@ -95,7 +108,7 @@ log(`rows ${ROWS}, search rows ${SEARCH_ROWS}, ${SECONDS}s per search round, dir
 try {
   // ---- insert -------------------------------------------------------------------------------
   const rows = makeRows(1, ROWS, 0);
-  const { child, port } = await startServe(path.join(root, 'serve'));
+  const { child, port, metricsPort } = await startServe(path.join(root, 'serve'));
   const grpc = grpcClient(port);
   await grpc.connectPromise;
   const http = new HttpClient({ endpoint: `http://127.0.0.1:${port}` });
@@ -108,6 +121,7 @@ try {
         if (kind === 'inproc') await inproc.createCollection({ name, dimension: DIM, metricType: 'L2' });
         else if (kind === 'grpc') await grpc.createCollection({ collection_name: name, dimension: DIM, metric_type: 'L2' } as Parameters<MilvusClient['createCollection']>[0]);
         else await http.createCollection({ collectionName: name, dimension: DIM, metricType: 'L2' });
+        const handler0 = kind === 'inproc' ? 0 : await serverSeconds(metricsPort, kind, /^(Insert|.*entities\/insert)$/);
         const start = now();
         for (let i = 0; i < rows.length; i += batch) {
           const data = rows.slice(i, i + batch);
@@ -121,10 +135,17 @@ try {
           }
         }
         rates[kind] = rows.length / ((now() - start) / 1000);
-        log(`insert batch ${batch} ${kind}: ${round(rates[kind]!)} rows/s`);
+        if (kind !== 'inproc') {
+          // Rows per second of server handler time (after decoding, to the durable ack): the
+          // server's own cost, without the SDK's client-side encoding and the wire.
+          const handlerS = (await serverSeconds(metricsPort, kind, /^(Insert|.*entities\/insert)$/)) - handler0;
+          rates[`${kind}-handler`] = rows.length / handlerS;
+        }
+        log(`insert batch ${batch} ${kind}: ${round(rates[kind]!)} rows/s${rates[`${kind}-handler`] ? `, server handlers ${round(rates[`${kind}-handler`]!)} rows/s` : ''}`);
       }
       for (const kind of ['grpc', 'rest'] as const) {
         emit({ bench: 'server-insert', metric: `${kind} insert rows/s`, unit: 'rows/s', value: rates[kind]!, baseline: rates.inproc!, baselineName: 'in-process Database.insert', better: 'higher', batch, rows: ROWS });
+        emit({ bench: 'server-insert', metric: `${kind} insert rows/s of server handler time`, unit: 'rows/s', value: rates[`${kind}-handler`]!, baseline: rates.inproc!, baselineName: 'in-process Database.insert', better: 'higher', batch, rows: ROWS });
       }
       goals.add(`insert batch ${batch}: gRPC >= 60% of in-process`, rates.grpc! / rates.inproc!, '>=', 0.6, 'x in-process');
     }
@@ -159,26 +180,34 @@ try {
     }
     const inQps = inLat.length / ((now() - inStart) / 1000);
     log(`search in-process: ${round(inQps)} QPS, p50 ${round(percentile(inLat, 0.5))} ms`);
-    for (const c of CONCURRENCY) {
-      const clients = Array.from({ length: c }, () => grpcClient(port));
-      await Promise.all(clients.map((x) => x.connectPromise));
-      const lat: number[] = [];
-      const start = now();
-      let next = 0;
-      await Promise.all(
-        clients.map(async (client) => {
-          while (now() - start < SECONDS * 1000) {
-            const s = now();
-            const r = await client.search({ collection_name: 'search', data: q(next++), limit: 10 });
-            if (r.status.error_code !== 'Success') throw new Error(`search failed: ${r.status.reason}`);
-            lat.push(now() - s);
-          }
-        }),
-      );
-      const qps = lat.length / ((now() - start) / 1000);
-      for (const x of clients) x.closeConnection?.();
-      log(`search gRPC x${c}: ${round(qps)} QPS, p50 ${round(percentile(lat, 0.5))} ms, p99 ${round(percentile(lat, 0.99))} ms`);
-      emit({ bench: 'server-search', metric: `gRPC search QPS, ${c} clients`, unit: 'QPS', value: qps, baseline: inQps, baselineName: 'in-process db.read.search, 1 caller', better: 'higher', clients: c, n: SEARCH_ROWS, p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99), inprocP50Ms: percentile(inLat, 0.5) });
+    for (const kind of ['grpc', 'rest'] as const) {
+      for (const c of CONCURRENCY) {
+        const grpcs = kind === 'grpc' ? Array.from({ length: c }, () => grpcClient(port)) : [];
+        await Promise.all(grpcs.map((x) => x.connectPromise));
+        const https = kind === 'rest' ? Array.from({ length: c }, () => new HttpClient({ endpoint: `http://127.0.0.1:${port}` })) : [];
+        const lat: number[] = [];
+        const start = now();
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: c }, async (_, ci) => {
+            while (now() - start < SECONDS * 1000) {
+              const s = now();
+              if (kind === 'grpc') {
+                const r = await grpcs[ci]!.search({ collection_name: 'search', data: q(next++), limit: 10 });
+                if (r.status.error_code !== 'Success') throw new Error(`search failed: ${r.status.reason}`);
+              } else {
+                const r = await https[ci]!.search({ collectionName: 'search', data: [q(next++)], limit: 10, outputFields: [] });
+                if (r.code !== 0) throw new Error(`search failed: ${JSON.stringify(r)}`);
+              }
+              lat.push(now() - s);
+            }
+          }),
+        );
+        const qps = lat.length / ((now() - start) / 1000);
+        for (const x of grpcs) x.closeConnection?.();
+        log(`search ${kind} x${c}: ${round(qps)} QPS, p50 ${round(percentile(lat, 0.5))} ms, p99 ${round(percentile(lat, 0.99))} ms`);
+        emit({ bench: 'server-search', metric: `${kind} search QPS, ${c} clients`, unit: 'QPS', value: qps, baseline: inQps, baselineName: 'in-process db.read.search, 1 caller', better: 'higher', clients: c, n: SEARCH_ROWS, p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99), inprocP50Ms: percentile(inLat, 0.5) });
+      }
     }
   } finally {
     grpc.closeConnection?.();
