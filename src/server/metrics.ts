@@ -28,7 +28,7 @@ export class ServerMetrics {
 
   constructor() {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'vecwal_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'vecwal_' });
     this.appendSeconds = new Histogram({ name: 'vecwal_wal_append_seconds', help: 'WAL append latency, from append to durable (fsynced per sync policy)', labelNames: ['db'], buckets: LATENCY_BUCKETS, registers });
     this.fsyncSeconds = new Histogram({ name: 'vecwal_wal_fsync_seconds', help: 'Duration of one WAL group write + fdatasync', labelNames: ['db'], buckets: LATENCY_BUCKETS, registers });
     this.groupSize = new Histogram({ name: 'vecwal_wal_group_size', help: 'Batches made durable by one fdatasync (group commit)', labelNames: ['db'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512], registers });
