@@ -37,43 +37,24 @@ export class ServerMetrics {
     this.flushSeconds = new Histogram({ name: 'vecwal_flush_seconds', help: 'Flush duration (segment files, manifest, WAL cleanup)', labelNames: ['db'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
     this.requests = new Counter({ name: 'vecwal_requests_total', help: 'API requests by protocol, method and Milvus status code', labelNames: ['protocol', 'method', 'code'], registers });
     this.requestSeconds = new Histogram({ name: 'vecwal_request_seconds', help: 'API request latency by protocol and method', labelNames: ['protocol', 'method'], buckets: LATENCY_BUCKETS, registers });
-    const self = this;
-    new Gauge({
-      name: 'vecwal_checkpoint_lag_records',
-      help: 'WAL records above the checkpoint (replayed at the next open)',
-      labelNames: ['db'],
-      registers,
-      collect() {
-        for (const [db, e] of self.engines()) {
-          const s = safeStats(e);
-          if (s) this.set({ db }, Math.max(0, s.lastLsn - s.checkpointLsn));
-        }
-      },
-    });
-    new Gauge({
-      name: 'vecwal_memtable_bytes',
-      help: 'Bytes in the memtable (unflushed writes)',
-      labelNames: ['db'],
-      registers,
-      collect() {
-        for (const [db, e] of self.engines()) {
-          const s = safeStats(e);
-          if (s) this.set({ db }, s.memtableBytes);
-        }
-      },
-    });
-    new Gauge({
-      name: 'vecwal_wal_bytes',
-      help: 'Bytes in WAL segment files on disk',
-      labelNames: ['db'],
-      registers,
-      collect() {
-        for (const [db, e] of self.engines()) {
-          const s = safeStats(e);
-          if (s) this.set({ db }, s.wal.totalBytes);
-        }
-      },
-    });
+    const gauge = (name: string, help: string, pick: (s: ReturnType<Database['stats']>) => number) => {
+      const engines = () => this.engines();
+      new Gauge({
+        name,
+        help,
+        labelNames: ['db'],
+        registers,
+        collect() {
+          for (const [db, e] of engines()) {
+            const s = safeStats(e);
+            if (s) this.set({ db }, pick(s));
+          }
+        },
+      });
+    };
+    gauge('vecwal_checkpoint_lag_records', 'WAL records above the checkpoint (replayed at the next open)', (s) => Math.max(0, s.lastLsn - s.checkpointLsn));
+    gauge('vecwal_memtable_bytes', 'Bytes in the memtable (unflushed writes)', (s) => s.memtableBytes);
+    gauge('vecwal_wal_bytes', 'Bytes in WAL segment files on disk', (s) => s.wal.totalBytes);
   }
 
   /** Where scrape-time gauges find the open engines. */
