@@ -91,6 +91,15 @@ export interface InsertResult {
   lsn: number;
 }
 
+/** Options of a DDL call: replace the database-level properties in the same manifest write. */
+export interface DdlOptions {
+  databaseProperties?: Record<string, unknown>;
+}
+
+function ddlProperties(options: DdlOptions): { properties?: Record<string, unknown> } {
+  return options.databaseProperties === undefined ? {} : { properties: cloneJson(options.databaseProperties, 'database properties') };
+}
+
 /** A deep copy of a plain JSON object, or INVALID_ARGUMENT if it is not one. */
 function cloneJson(value: Record<string, unknown>, what: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidArgument(`${what} must be a JSON object`);
@@ -330,13 +339,20 @@ export class Database {
   }
 
   /** Create a collection from a full schema, or quick-create from a dimension (Milvus style). */
-  async createCollection(input: CollectionSchema | ({ name: string; dimension: number } & QuickCreateOptions)): Promise<void> {
+  /**
+   * Create a collection from a full schema, or quick-create from a dimension (Milvus style).
+   * `options.properties` (the collection's) and `options.databaseProperties` are recorded in
+   * the same atomic manifest write, so a caller's metadata never lags the collection.
+   */
+  async createCollection(input: CollectionSchema | ({ name: string; dimension: number } & QuickCreateOptions), options: DdlOptions & { properties?: Record<string, unknown> } = {}): Promise<void> {
     this.checkWritable();
     const schema = 'dimension' in input ? quickCreateSchema(input.name, input.dimension, input) : validateSchema(input);
+    const properties = options.properties === undefined ? undefined : cloneJson(options.properties, 'collection properties');
+    const dbProps = ddlProperties(options);
     await this.metaLock.run(async () => {
       if (this.collections.has(schema.name)) throw new VecwalError('COLLECTION_EXISTS', `collection ${schema.name} already exists`);
-      const meta: CollectionMeta = { id: this.manifest.nextCollectionId, schema, createdAtMs: Date.now(), segments: [], nextAutoId: '1' };
-      const next = { ...this.manifest, nextCollectionId: meta.id + 1, collections: [...this.manifest.collections, meta] };
+      const meta: CollectionMeta = { id: this.manifest.nextCollectionId, schema, createdAtMs: Date.now(), segments: [], nextAutoId: '1', ...(properties ? { properties } : {}) };
+      const next = { ...this.manifest, ...dbProps, nextCollectionId: meta.id + 1, collections: [...this.manifest.collections, meta] };
       await this.commitManifest(next);
       const c = new Collection(meta);
       this.collections.set(schema.name, c);
@@ -344,11 +360,12 @@ export class Database {
     });
   }
 
-  async dropCollection(name: string): Promise<void> {
+  async dropCollection(name: string, options: DdlOptions = {}): Promise<void> {
     this.checkWritable();
+    const dbProps = ddlProperties(options);
     await this.metaLock.run(async () => {
       const c = this.collection(name);
-      const next = { ...this.manifest, collections: this.manifest.collections.filter((m) => m.id !== c.meta.id) };
+      const next = { ...this.manifest, ...dbProps, collections: this.manifest.collections.filter((m) => m.id !== c.meta.id) };
       await this.commitManifest(next);
       this.collections.delete(name);
       this.byId.delete(c.meta.id);
@@ -356,14 +373,15 @@ export class Database {
     });
   }
 
-  async renameCollection(from: string, to: string): Promise<void> {
+  async renameCollection(from: string, to: string, options: DdlOptions = {}): Promise<void> {
     this.checkWritable();
+    const dbProps = ddlProperties(options);
     await this.metaLock.run(async () => {
       const c = this.collection(from);
       if (this.collections.has(to)) throw new VecwalError('COLLECTION_EXISTS', `collection ${to} already exists`);
       validateSchema({ ...c.schema, name: to });
       const meta = { ...c.meta, schema: { ...c.schema, name: to } };
-      const next = { ...this.manifest, collections: this.manifest.collections.map((m) => (m.id === c.meta.id ? meta : m)) };
+      const next = { ...this.manifest, ...dbProps, collections: this.manifest.collections.map((m) => (m.id === c.meta.id ? meta : m)) };
       await this.commitManifest(next);
       c.meta = meta;
       this.collections.delete(from);

@@ -8,9 +8,12 @@
  *   <data>/                    the `default` database: a vecwal Database directory (wal/, data/,
  *                              meta/, LOCK), so `vecwal search --data <data>` reads it directly
  *   <data>/databases/<name>/   every other database, each its own vecwal Database (own WAL)
- * A database exists exactly when its directory holds a manifest: creating one is opening a new
- * engine there (its first manifest write is atomic); dropping one renames the directory away
- * (atomic) and then deletes it. The default database's LOCK keeps a second server out.
+ * A database exists exactly when databases/<name>/ holds a manifest. Creating one builds it
+ * complete under databases/.creating-<name>-<ms>/ and renames it into place; dropping one
+ * renames it to databases/.dropped-<name>-<ms>/ and then deletes it. Both renames are atomic,
+ * and leftovers of either are removed at open. The default database's LOCK keeps a second
+ * server out. Every service-level edit is one atomic manifest write of one engine (collection
+ * and its index/load metadata together; a drop or rename with its aliases together).
  *
  * What the engine does not interpret is kept in its manifest's `properties` (src/db/database.ts
  * alterCollection / setProperties), so it changes atomically with everything else:
@@ -282,15 +285,12 @@ export class MilvusService {
       const root = joinPath(options.dataDir, 'databases');
       if (await fs.stat(root)) {
         for (const name of (await fs.readdir(root)).sort()) {
-          if (name.startsWith('.dropped-')) {
-            await removeTree(fs, joinPath(root, name)); // a drop that crashed after its rename
+          if (name.startsWith('.dropped-') || name.startsWith('.creating-')) {
+            await removeTree(fs, joinPath(root, name)); // a drop that crashed after its rename, or a create before its rename
             continue;
           }
           if (!NAME_RE.test(name) || name === DEFAULT_DATABASE) continue;
-          if (!(await fs.stat(joinPath(root, name, 'meta', 'MANIFEST')))) {
-            await removeTree(fs, joinPath(root, name)); // a create that crashed before its first manifest
-            continue;
-          }
+          if (!(await fs.stat(joinPath(root, name, 'meta', 'MANIFEST')))) continue; // not a database: left alone
           await svc.openDatabase(name, joinPath(root, name));
         }
       }
@@ -389,10 +389,21 @@ export class MilvusService {
       this.wrap(async () => {
         if (this.databases.has(name)) throw new MilvusError(MilvusCode.Unexpected, milvusMessage('database already exist', { database: name }));
         if (this.databases.size >= MAX_DATABASES) throw new MilvusError(MilvusCode.DatabaseNumLimitExceeded, `exceeded the limit number of database (${MAX_DATABASES})`);
+        // Built complete under a temporary name, then renamed into place: a crash leaves either
+        // no database or the whole one (a .creating-* leftover is removed at open).
         const root = joinPath(this.dataDir, 'databases');
         await mkdirDurable(this.fs, root);
-        const db = await this.openDatabase(name, joinPath(root, name));
-        if (properties && Object.keys(properties).length > 0) await db.engine.setProperties({ ...this.dbProps(db), properties: asStringMap(properties) });
+        const tmp = joinPath(root, `.creating-${name}-${Date.now()}`);
+        const staging = await Database.open(tmp, { ...this.options.engine, fs: this.fs, flushIntervalMs: 0 });
+        try {
+          const p: DatabaseProps = { id: Date.now(), createdAtMs: Date.now(), aliases: {}, properties: asStringMap(properties) };
+          await staging.setProperties({ ...p });
+        } finally {
+          await staging.close();
+        }
+        await this.fs.rename(tmp, joinPath(root, name));
+        await this.fs.syncDir(root);
+        await this.openDatabase(name, joinPath(root, name));
       }),
     );
   }
@@ -451,6 +462,8 @@ export class MilvusService {
         }
         const quick = !req.fields || req.fields.length === 0;
         let indexes: IndexSpec[] = [];
+        // Index definitions and load state go into the same manifest write as the collection.
+        const props = (): Record<string, unknown> => ({ indexes, loaded: indexes.some((i) => i.metricType !== undefined), consistencyLevel, properties: asStringMap(req.properties) }) satisfies CollectionProps;
         let metric = checkMetric(req.metricType);
         if (quick) {
           if (req.dimension === undefined) throw new MilvusError(MilvusCode.ParameterInvalid, 'dimension is required for quick create (a collection without schema fields)');
@@ -464,17 +477,15 @@ export class MilvusService {
             metricType: metric,
             ...(req.enableDynamicField !== undefined ? { enableDynamicField: req.enableDynamicField } : {}),
             ...(req.description !== undefined ? { description: req.description } : {}),
-          });
+          }, { properties: props() });
         } else {
           const schema = { name, fields: req.fields!, enableDynamicField: req.enableDynamicField ?? false, metricType: metric ?? 'COSINE', ...(req.description ? { description: req.description } : {}) };
           const vector = schema.fields.find((f) => f.dataType === 'FloatVector');
           for (const spec of req.indexes ?? []) indexes.push(this.checkIndex(schema as CollectionSchema, spec, indexes));
           const vIndex = indexes.find((i) => vector && i.fieldName === vector.name);
           if (vIndex?.metricType) schema.metricType = vIndex.metricType;
-          await db.engine.createCollection(schema as CollectionSchema);
+          await db.engine.createCollection(schema as CollectionSchema, { properties: props() });
         }
-        const props: CollectionProps = { indexes, loaded: indexes.some((i) => i.metricType !== undefined), consistencyLevel, properties: asStringMap(req.properties) };
-        await this.setCollProps(db, name, props);
       }),
     );
   }
@@ -534,8 +545,7 @@ export class MilvusService {
         }
         const p = this.dbProps(db);
         const aliases = Object.fromEntries(Object.entries(p.aliases).filter(([, c]) => c !== collection));
-        if (Object.keys(aliases).length !== Object.keys(p.aliases).length) await db.engine.setProperties({ ...p, aliases });
-        await db.engine.dropCollection(collection);
+        await db.engine.dropCollection(collection, { databaseProperties: { ...p, aliases } }); // one atomic manifest write
       }),
     );
   }
@@ -552,10 +562,9 @@ export class MilvusService {
         const name = this.resolve(db, from);
         if (name !== from) throw new MilvusError(MilvusCode.ParameterInvalid, milvusMessage('cannot rename a collection via alias', { alias: from }));
         if (this.dbProps(db).aliases[to] !== undefined) throw new MilvusError(MilvusCode.ParameterInvalid, milvusMessage('the new name is an alias', { alias: to }));
-        await db.engine.renameCollection(from, to);
         const p = this.dbProps(db);
         const aliases = Object.fromEntries(Object.entries(p.aliases).map(([a, c]) => [a, c === from ? to : c]));
-        await db.engine.setProperties({ ...p, aliases });
+        await db.engine.renameCollection(from, to, { databaseProperties: { ...p, aliases } }); // one atomic manifest write
       }),
     );
   }

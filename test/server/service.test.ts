@@ -2,8 +2,8 @@
  * The protocol-neutral Milvus service (src/server/service.ts) on the in-memory filesystem:
  * the semantics both REST and gRPC inherit.
  *   - databases: default always there; create, list, describe, properties, drop (refused while
- *     it has collections; default never), reopen keeps them; a crash mid-drop (a `.dropped-*`
- *     directory) or mid-create (no manifest) is cleaned up at open;
+ *     it has collections; default never), reopen keeps them; leftovers of a crash mid-drop
+ *     (`.dropped-*`) or mid-create (`.creating-*`) are removed at open;
  *   - collections: quick create indexes + loads; custom schema without an index is not loaded,
  *     and load without an index is IndexNotFound (700); search/query/get on an unloaded
  *     collection is CollectionNotLoaded (101); index/load state/aliases survive a reopen;
@@ -59,10 +59,11 @@ test('databases: create, describe, properties, drop rules, reopen, crash leftove
 
   // leftovers of a crashed drop and a crashed create
   await mkdirDurable(fs, joinPath(DIR, 'databases', '.dropped-x-1', 'meta'));
-  await mkdirDurable(fs, joinPath(DIR, 'databases', 'halfmade', 'wal'));
+  await mkdirDurable(fs, joinPath(DIR, 'databases', '.creating-y-2', 'meta'));
+  await mkdirDurable(fs, joinPath(DIR, 'databases', 'notadb', 'stuff'));
   svc = await open(fs);
   assert.deepEqual(svc.listDatabases(), [DEFAULT_DATABASE, 'db1']);
-  assert.deepEqual((await fs.readdir(joinPath(DIR, 'databases'))).sort(), ['db1']);
+  assert.deepEqual((await fs.readdir(joinPath(DIR, 'databases'))).sort(), ['db1', 'notadb'], 'leftovers removed; a directory without a manifest is not ours to delete');
   assert.deepEqual(svc.describeDatabase('db1').properties, { level: '3' });
   assert.deepEqual(svc.listCollections('db1'), ['c']);
   await svc.close();
