@@ -73,7 +73,6 @@ const WIDTH: Readonly<Record<FixedType, number>> = { Bool: 1, Int8: 1, Int16: 2,
 
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 const ZEROS = new Uint8Array(8);
-const encoder = new TextEncoder();
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -187,20 +186,35 @@ function checkRows(n: number): number {
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
+/**
+ * One part of a column body: bytes, or a list of pieces that lie back to back (the values of a
+ * column gathered from several batches, written without being concatenated first). Padding
+ * follows the whole part, never a piece.
+ */
+export type Part = Uint8Array | readonly Uint8Array[];
+
+/** Bytes in a part (its pieces together). */
+export function partLength(p: Part): number {
+  if (p instanceof Uint8Array) return p.length;
+  let n = 0;
+  for (const piece of p) n += piece.length;
+  return n;
+}
+
 /** One encoded column block, as parts so that large columns can be written without a copy. */
 export interface EncodedColumn {
   /** The 16-byte column header. */
   header: Uint8Array;
   /** Body parts; each is followed by zero padding up to a multiple of 8. */
-  parts: Uint8Array[];
+  parts: Part[];
   /** Header plus padded parts: the block's size in bytes. */
   size: number;
 }
 
 /** Assemble a column block from its header fields and body parts. */
-export function makeBlock(fieldIndex: number, typeCode: number, flags: number, aux: number, parts: Uint8Array[]): EncodedColumn {
+export function makeBlock(fieldIndex: number, typeCode: number, flags: number, aux: number, parts: Part[]): EncodedColumn {
   let body = 0;
-  for (const p of parts) body += pad8(p.length);
+  for (const p of parts) body += pad8(partLength(p));
   const header = new Uint8Array(COLUMN_HEADER_SIZE);
   const v = viewOf(header);
   v.setUint16(0, fieldIndex, true);
@@ -217,12 +231,21 @@ export function writeBlock(out: Uint8Array, at: number, col: EncodedColumn): num
   return writeParts(out, at + COLUMN_HEADER_SIZE, col.parts);
 }
 
-function writeParts(out: Uint8Array, at: number, parts: readonly Uint8Array[]): number {
+function writeParts(out: Uint8Array, at: number, parts: readonly Part[]): number {
   let p = at;
   for (const part of parts) {
-    out.set(part, p);
-    const end = p + pad8(part.length);
-    out.fill(0, p + part.length, end);
+    let q = p;
+    if (part instanceof Uint8Array) {
+      out.set(part, q);
+      q += part.length;
+    } else {
+      for (const piece of part) {
+        out.set(piece, q);
+        q += piece.length;
+      }
+    }
+    const end = p + pad8(q - p);
+    out.fill(0, q, end);
     p = end;
   }
   return p;
@@ -273,13 +296,13 @@ export function encodeColumn(field: FieldSchema, index: number, col: ColumnData 
       parts.push(fixedPart(field, col.values, rows * aux));
       break;
     case 'VarChar':
-      parts.push(...varParts(rows, (i) => (isNull(i) ? '' : varcharText(field, col.values[i])), useScratch));
+      parts.push(...varPartsOf(col, rows, (i) => (isNull(i) ? '' : varcharText(field, col.values[i])), useScratch));
       break;
     case 'JSON':
-      parts.push(...varParts(rows, (i) => (isNull(i) ? '' : jsonText(field, col.values[i])), useScratch));
+      parts.push(...varPartsOf(col, rows, (i) => (isNull(i) ? '' : jsonText(field, col.values[i])), useScratch));
       break;
     case 'Array':
-      parts.push(...varParts(rows, (i) => (isNull(i) ? '' : arrayText(field, col.values[i])), useScratch));
+      parts.push(...varPartsOf(col, rows, (i) => (isNull(i) ? '' : arrayText(field, col.values[i])), useScratch));
       break;
     case 'Bool':
       for (let i = 0; i < col.values.length; i++) if (col.values[i]! > 1) throw invalidArgument(`field ${field.name}: Bool value ${col.values[i]} in row ${i} is not 0 or 1`);
@@ -296,6 +319,94 @@ function fixedPart(field: FieldSchema, values: Typed, expected: number): Uint8Ar
   return leBytes(values);
 }
 
+/** The column of `field` in a batch, or INVALID_ARGUMENT. */
+function columnOf(field: FieldSchema, b: ColumnBatch): ColumnData {
+  const c = b.columns.get(field.name);
+  if (c === undefined) throw invalidArgument(`batch has no column for field ${field.name}`);
+  if (c.type !== field.dataType) throw invalidArgument(`field ${field.name} is ${field.dataType} but its column is ${c.type}`);
+  return c;
+}
+
+/**
+ * The column block of schema field number `index` over the rows of `batches` in order: the same
+ * bytes as encodeColumn of the concatenated batches, without concatenating. Fixed-width values
+ * (vectors above all) are one part made of views of each batch's array; other columns are
+ * gathered (references, not bytes) and encoded as usual.
+ */
+export function encodeColumnOfBatches(field: FieldSchema, index: number, batches: readonly ColumnBatch[]): EncodedColumn {
+  if (batches.length === 1) return encodeColumn(field, index, batches[0]!.columns.get(field.name), batches[0]!.count);
+  const type = field.dataType;
+  if (type === 'VarChar' || type === 'JSON' || type === 'Array') {
+    // Each batch's encoding (remembered from its WAL record, else made now), merged: offsets
+    // rebased into one array, the blobs written back to back as they are.
+    let rows = 0;
+    let anyValid = false;
+    const encs: VarEncoding[] = [];
+    for (const b of batches) {
+      const col = columnOf(field, b);
+      const one = encodeColumn(field, index, col, b.count); // validates, and remembers the encoding
+      if ('valid' in col && col.valid) anyValid = true;
+      encs.push(varEncodings.get(col) ?? decodedVar(one, b.count));
+      rows += b.count;
+    }
+    checkRows(rows);
+    const offsets = new Uint32Array(rows + 1);
+    let at = 0;
+    let base = 0;
+    for (const e of encs) {
+      const n = e.offsets.length - 1;
+      for (let i = 1; i <= n; i++) offsets[at + i] = base + e.offsets[i]!;
+      at += n;
+      base += e.blob.length;
+      if (base > MAX_BLOB_BYTES) throw new VecwalError('RECORD_TOO_LARGE', `a column's text exceeds ${MAX_BLOB_BYTES} bytes`);
+    }
+    const valid = anyValid ? concatValidity(batches.map((b) => [columnOf(field, b), b.count] as const), rows) : undefined;
+    const bitmap = packValidity(field, valid, rows);
+    const blob = encs.map((e) => e.blob);
+    return makeBlock(index, TYPE_CODES[type], bitmap ? FLAG_VALIDITY : 0, auxOf(field), bitmap ? [bitmap, leBytes(offsets), blob] : [leBytes(offsets), blob]);
+  }
+  const aux = auxOf(field);
+  const per = type === 'FloatVector' ? aux : 1;
+  const pieces: Uint8Array[] = [];
+  let rows = 0;
+  let anyValid = false;
+  for (const b of batches) {
+    const c = columnOf(field, b);
+    if (c.type === 'FloatVector' && c.dim !== aux) throw invalidArgument(`field ${field.name}: column dim ${c.dim} but schema dim ${aux}`);
+    const values = c.values as Typed;
+    if (c.type === 'Bool') for (let i = 0; i < values.length; i++) if (values[i]! > 1) throw invalidArgument(`field ${field.name}: Bool value ${values[i]} in row ${rows + i} is not 0 or 1`);
+    pieces.push(fixedPart(field, values, b.count * per));
+    if ('valid' in c && c.valid) anyValid = true;
+    rows += b.count;
+  }
+  checkRows(rows);
+  const valid = anyValid ? concatValidity(batches.map((b) => [columnOf(field, b), b.count] as const), rows) : undefined;
+  const bitmap = type === 'FloatVector' ? null : packValidity(field, valid, rows);
+  const parts: Part[] = bitmap ? [bitmap, pieces] : [pieces];
+  return makeBlock(index, TYPE_CODES[type], bitmap ? FLAG_VALIDITY : 0, aux, parts);
+}
+
+/** The offsets and blob of an encoded var-length column of `rows` rows (after its bitmap, if any). */
+function decodedVar(col: EncodedColumn, rows: number): VarEncoding {
+  const [offsetBytes, blob] = col.parts.slice(-2) as [Uint8Array, Uint8Array];
+  return { offsets: typedAt('u32', offsetBytes, 0, rows + 1) as Uint32Array, blob };
+}
+
+/** The dynamic column over the rows of `batches` in order (rows of batches without one are null). */
+export function encodeDynamicOfBatches(batches: readonly ColumnBatch[]): EncodedColumn {
+  let rows = 0;
+  for (const b of batches) rows += b.count;
+  checkRows(rows);
+  const values = batches.length === 1 ? batches[0]!.dynamic! : batches.flatMap((b) => b.dynamic ?? new Array<null>(b.count).fill(null));
+  return encodeDynamicColumn(values, rows);
+}
+
+/** One column of the rows of `batches` in order (a fresh column; see concatBatches). */
+export function concatColumnOf(field: FieldSchema, batches: readonly ColumnBatch[]): ColumnData {
+  if (batches.length === 1) return columnOf(field, batches[0]!);
+  return concatColumns(field, batches.map((b) => [columnOf(field, b), b.count] as const));
+}
+
 /** The dynamic field's column: one JSON object (or null) per row. */
 export function encodeDynamicColumn(values: readonly (Record<string, unknown> | null)[], rows: number, useScratch = false): EncodedColumn {
   if (values.length !== rows) throw invalidArgument(`dynamic field has ${values.length} rows, expected ${rows}`);
@@ -307,7 +418,7 @@ export function encodeDynamicColumn(values: readonly (Record<string, unknown> | 
     parts.push(bits);
   }
   const meta: FieldSchema = { name: '$meta', dataType: 'JSON' };
-  parts.push(...varParts(rows, (i) => {
+  parts.push(...varPartsOf(values, rows, (i) => {
     const v = values[i];
     if (v === null) return '';
     if (typeof v !== 'object' || Array.isArray(v)) throw invalidArgument(`dynamic field of row ${i} is not an object`);
@@ -355,8 +466,52 @@ function arrayText(field: FieldSchema, v: unknown): string {
   }));
 }
 
+/** A var-length column as encoded: offsets (rows + 1, host byte order) and the UTF-8 blob. */
+export interface VarEncoding {
+  offsets: Uint32Array;
+  blob: Uint8Array;
+}
+
+/**
+ * Encodings of var-length columns (VarChar, JSON, Array; the dynamic field's array), by column
+ * object: a batch's texts are encoded once, for its WAL record, and the flush and compactions
+ * that write the same column object to segment files reuse the bytes (UTF-8 encoding and
+ * JSON.stringify cost more than writing them). Replay records the encoding it decoded, as views.
+ * Columns never change once built, so an entry stays valid as long as its column lives.
+ */
+const varEncodings = new WeakMap<object, VarEncoding>();
+
+/** The remembered encoding of a var-length column (or dynamic array), if any. */
+export function varEncodingOf(col: object): VarEncoding | undefined {
+  return varEncodings.get(col);
+}
+
+/** Offsets + blob parts of a var-length column: its remembered encoding, or a fresh one (remembered unless in scratch memory). */
+function varPartsOf(col: object, rows: number, text: (i: number) => string, useScratch: boolean): [Uint8Array, Uint8Array] {
+  let enc = varEncodings.get(col);
+  if (enc === undefined || enc.offsets.length !== rows + 1) {
+    enc = encodeTexts(rows, text, useScratch);
+    if (!useScratch) varEncodings.set(col, enc);
+  }
+  return [leBytes(enc.offsets), enc.blob];
+}
+
 /** Offsets + UTF-8 blob parts for `rows` texts. */
 function varParts(rows: number, text: (i: number) => string, useScratch = false): [Uint8Array, Uint8Array] {
+  const enc = encodeTexts(rows, text, useScratch);
+  return [leBytes(enc.offsets), enc.blob];
+}
+
+/** Staging room for encodeTexts (reused: fresh memory costs a page fault per 4 KiB on first touch). */
+let textStage: Uint8Array = new Uint8Array(0);
+
+/**
+ * Encode `rows` texts as offsets + blob: each text written in turn with Buffer#write (no view
+ * per text, unlike TextEncoder.encodeInto) into room for the worst case (3 bytes per UTF-16
+ * code unit). Outside scratch memory the bytes are staged in reused memory, then copied into a
+ * buffer of their exact size (it may live as long as its column: see varEncodings).
+ */
+function encodeTexts(rows: number, text: (i: number) => string, useScratch: boolean): VarEncoding {
   const texts = new Array<string>(rows);
   let units = 0;
   for (let i = 0; i < rows; i++) {
@@ -364,17 +519,29 @@ function varParts(rows: number, text: (i: number) => string, useScratch = false)
     texts[i] = s;
     units += s.length;
   }
-  // A UTF-16 code unit never takes more than 3 UTF-8 bytes.
-  const blob = useScratch ? scratch.room(units * 3) : allocUnsafe(units * 3);
   const offsets = new Uint32Array(rows + 1);
+  const room = units * 3;
+  let blob: Uint8Array;
+  if (useScratch) blob = scratch.room(room);
+  else if (room <= Scratch.KEEP) {
+    if (textStage.length < room) textStage = allocUnsafe(Math.min(Scratch.KEEP, Math.max(room, 2 * textStage.length, 64 * 1024)));
+    blob = textStage;
+  } else blob = allocUnsafe(room);
+  const buf = Buffer.from(blob.buffer, blob.byteOffset, blob.length);
   let p = 0;
   for (let i = 0; i < rows; i++) {
-    p += encoder.encodeInto(texts[i]!, blob.subarray(p)).written;
+    p += buf.write(texts[i]!, p, 'utf8');
     if (p > MAX_BLOB_BYTES) throw new VecwalError('RECORD_TOO_LARGE', `a column's text exceeds ${MAX_BLOB_BYTES} bytes`);
     offsets[i + 1] = p;
   }
-  if (useScratch) scratch.commit(blob, p);
-  return [leBytes(offsets), blob.subarray(0, p)];
+  if (useScratch) {
+    scratch.commit(blob, p);
+    return { offsets, blob: blob.subarray(0, p) };
+  }
+  if (blob !== textStage) return { offsets, blob: blob.subarray(0, p) };
+  const own = allocUnsafe(p);
+  own.set(blob.subarray(0, p));
+  return { offsets, blob: own };
 }
 
 export interface EncodeOptions {
@@ -445,8 +612,10 @@ export function encodeBatchParts(schema: CollectionSchema, batch: ColumnBatch, o
   for (const c of cols) {
     out.push(c.header);
     for (const part of c.parts) {
-      out.push(part);
-      const pad = pad8(part.length) - part.length;
+      if (part instanceof Uint8Array) out.push(part);
+      else out.push(...part);
+      const n = partLength(part);
+      const pad = pad8(n) - n;
       if (pad > 0) out.push(ZERO_PAD.subarray(0, pad));
     }
   }
@@ -514,7 +683,7 @@ function readValidity(c: Cursor, rows: number): Uint8Array {
  * Decode the column block at `bytes[at..]` as schema field `index`. Returns the column and
  * where the block ends. Fixed-width values are views into `bytes` when aligned, unless `copy`.
  */
-export function decodeColumnAt(field: FieldSchema, index: number, bytes: Uint8Array, at: number, rows: number, copy = false): { column: ColumnData; end: number } {
+export function decodeColumnAt(field: FieldSchema, index: number, bytes: Uint8Array, at: number, rows: number, copy = false, lazyText = false): { column: ColumnData; end: number } {
   const h = readColumnHeader(bytes, at);
   if (h.fieldIndex !== index) throw bad(`column for field ${h.fieldIndex} where field ${index} (${field.name}) was expected`, at);
   if (h.typeCode !== TYPE_CODES[field.dataType]) throw bad(`field ${field.name}: type code ${h.typeCode}, schema says ${field.dataType}`, at + 2);
@@ -530,12 +699,12 @@ export function decodeColumnAt(field: FieldSchema, index: number, bytes: Uint8Ar
   const end = at + COLUMN_HEADER_SIZE + h.bodyLength;
   const c = new Cursor(bytes, at + COLUMN_HEADER_SIZE, end);
   const valid = hasBitmap ? readValidity(c, rows) : undefined;
-  const column = decodeValues(field, c, rows, aux, valid, copy);
+  const column = decodeValues(field, c, rows, aux, valid, copy, lazyText);
   c.finish();
   return { column, end };
 }
 
-function decodeValues(field: FieldSchema, c: Cursor, rows: number, aux: number, valid: Uint8Array | undefined, copy: boolean): ColumnData {
+function decodeValues(field: FieldSchema, c: Cursor, rows: number, aux: number, valid: Uint8Array | undefined, copy: boolean, lazyText: boolean): ColumnData {
   const type = field.dataType;
   const withValid = <T extends object>(col: T): T => (valid ? { ...col, valid } : col);
   switch (type) {
@@ -543,13 +712,25 @@ function decodeValues(field: FieldSchema, c: Cursor, rows: number, aux: number, 
       const values = typedAt('FloatVector', c.bytes, c.part(rows * aux * 4, 'vectors'), rows * aux, copy) as Float32Array;
       return { type, values, dim: aux };
     }
-    case 'VarChar':
-      return withValid({ type, values: readTexts(c, rows, valid) });
-    case 'JSON':
-      return withValid({ type, values: readTexts(c, rows, valid).map((t, i) => (valid && !valid[i] ? null : parseJson(t, c, i))) });
+    case 'VarChar': {
+      const t = readTextBlob(c, rows, valid);
+      if (!lazyText) return withValid({ type, values: textsOf(t, rows) });
+      const col = new LazyVarCharColumn(t, rows, valid);
+      varEncodings.set(col, { offsets: t.offsets, blob: t.blob });
+      return col;
+    }
+    case 'JSON': {
+      const t = readTextBlob(c, rows, valid);
+      const col = withValid({ type, values: textsOf(t, rows).map((x, i) => (valid && !valid[i] ? null : parseJson(x, c, i))) });
+      if (lazyText) varEncodings.set(col, { offsets: t.offsets, blob: t.blob });
+      return col;
+    }
     case 'Array': {
       const element = field.elementType!;
-      return withValid({ type, values: readTexts(c, rows, valid).map((t, i) => (valid && !valid[i] ? [] : parseArray(t, element, c, i))) });
+      const t = readTextBlob(c, rows, valid);
+      const col = withValid({ type, values: textsOf(t, rows).map((x, i) => (valid && !valid[i] ? [] : parseArray(x, element, c, i))) });
+      if (lazyText) varEncodings.set(col, { offsets: t.offsets, blob: t.blob });
+      return col;
     }
     default: {
       const values = typedAt(type, c.bytes, c.part(rows * WIDTH[type], 'values'), rows, copy);
@@ -565,6 +746,75 @@ function decodeValues(field: FieldSchema, c: Cursor, rows: number, aux: number, 
  * case, take the cheap latin1 path.
  */
 function readTexts(c: Cursor, rows: number, valid: Uint8Array | undefined): string[] {
+  return textsOf(readTextBlob(c, rows, valid), rows);
+}
+
+/** A checked text blob: offsets, the blob (a view of the input) and how to slice it. */
+interface TextBlob {
+  offsets: Uint32Array;
+  blob: Buffer;
+  encoding: 'latin1' | 'utf8';
+}
+
+function textsOf(t: TextBlob, rows: number): string[] {
+  const out = new Array<string>(rows);
+  const { blob, offsets, encoding } = t;
+  for (let i = 0; i < rows; i++) out[i] = blob.toString(encoding, offsets[i], offsets[i + 1]); // null rows are empty
+  return out;
+}
+
+/**
+ * A VarChar column whose strings are made on first use of `values` (replay: most rows of a
+ * replayed memtable are never read before they are flushed, and the flush writes the bytes it
+ * was decoded from). The bytes were fully checked when it was made, so making the strings
+ * cannot fail.
+ */
+class LazyVarCharColumn {
+  readonly type = 'VarChar' as const;
+  declare valid?: Uint8Array;
+  #text: TextBlob | null;
+  #values: string[] | null = null;
+  readonly #rows: number;
+  constructor(text: TextBlob, rows: number, valid: Uint8Array | undefined) {
+    this.#text = text;
+    this.#rows = rows;
+    if (valid) this.valid = valid;
+  }
+  get values(): string[] {
+    if (this.#values === null) {
+      this.#values = textsOf(this.#text!, this.#rows);
+      this.#text = null;
+    }
+    return this.#values;
+  }
+  set values(v: string[]) {
+    this.#values = v;
+    this.#text = null;
+  }
+}
+
+/**
+ * Keep the batch's VarChar columns (but `except`) as their remembered encoding (see
+ * encodeBatchParts) instead of as strings: a column becomes a lazy view of its bytes, its strings
+ * made again on first use. A memtable then holds ~1 byte per ASCII character, and the caller's
+ * strings die young instead of being promoted and traced by every full GC for as long as the
+ * rows stay in memory.
+ */
+export function keepTextsEncoded(schema: CollectionSchema, batch: ColumnBatch, except?: string): void {
+  for (const f of schema.fields) {
+    if (f.dataType !== 'VarChar' || f.name === except) continue;
+    const col = batch.columns.get(f.name);
+    if (col === undefined || col.type !== 'VarChar' || col instanceof LazyVarCharColumn) continue;
+    const enc = varEncodings.get(col);
+    if (enc === undefined || enc.offsets.length !== batch.count + 1) continue;
+    const blob = Buffer.from(enc.blob.buffer, enc.blob.byteOffset, enc.blob.length);
+    const lazy = new LazyVarCharColumn({ offsets: enc.offsets, blob, encoding: isAscii(blob) ? 'latin1' : 'utf8' }, batch.count, col.valid);
+    varEncodings.set(lazy, enc);
+    batch.columns.set(f.name, lazy);
+  }
+}
+
+function readTextBlob(c: Cursor, rows: number, valid: Uint8Array | undefined): TextBlob {
   const offsetsAt = c.part(4 * (rows + 1), 'offsets');
   const offsets = typedAt('u32', c.bytes, offsetsAt, rows + 1) as Uint32Array;
   if (offsets[0] !== 0) throw bad('first offset is not 0', offsetsAt);
@@ -582,9 +832,7 @@ function readTexts(c: Cursor, rows: number, valid: Uint8Array | undefined): stri
     for (let i = 1; i < rows; i++) if (offsets[i]! < blobLen && (blob[offsets[i]!]! & 0xc0) === 0x80) throw bad(`row ${i} starts inside a UTF-8 character`, blobAt + offsets[i]!);
     encoding = 'utf8';
   }
-  const out = new Array<string>(rows);
-  for (let i = 0; i < rows; i++) out[i] = blob.toString(encoding, offsets[i], offsets[i + 1]); // null rows are empty
-  return out;
+  return { offsets, blob, encoding };
 }
 
 function parseJson(text: string, c: Cursor, row: number): unknown {
@@ -637,6 +885,13 @@ export interface DecodeOptions {
    * the whole input buffer alive as long as the batch lives; copy when that matters.
    */
   copy?: boolean;
+  /**
+   * Make VarChar strings on first use of the column's `values` (the bytes are still fully
+   * checked now), and remember every var-length column's encoding (views of `bytes`) so that
+   * encoding the batch again copies bytes instead of re-encoding texts. For replay: the input
+   * buffer is kept alive by the batch anyway (fixed-width columns are views of it).
+   */
+  lazyText?: boolean;
 }
 
 /**
@@ -658,7 +913,7 @@ export function decodeBatch(schema: CollectionSchema, bytes: Uint8Array, opts: D
   const columns = new Map<string, ColumnData>();
   let p = BATCH_HEADER_SIZE;
   schema.fields.forEach((f, i) => {
-    const d = decodeColumnAt(f, i, bytes, p, rows, opts.copy);
+    const d = decodeColumnAt(f, i, bytes, p, rows, opts.copy, opts.lazyText);
     columns.set(f.name, d.column);
     p = d.end;
   });

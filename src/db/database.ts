@@ -26,11 +26,12 @@ import { VecwalError, invalidArgument, ioError } from '../errors.js';
 import { Wal, type AppendInput, type WalBatch, type WalOptions } from '../wal/wal.js';
 import { OpType } from '../wal/format.js';
 import type { RecoveryReport } from '../wal/recovery.js';
-import { METRIC_TYPES, type CollectionSchema, type ColumnBatch, type MetricType, type PrimaryKey } from './types.js';
+import { METRIC_TYPES, type CollectionSchema, type ColumnBatch, type ColumnData, type MetricType, type PrimaryKey } from './types.js';
 import { emptyManifest, readManifest, writeManifest, type CollectionMeta, type ImportProgress, type ManifestState, type SegmentMeta } from './manifest.js';
 import { MemSegment, getBit, type Block, type RowRef } from './mem-segment.js';
+import { PrimaryKeyIndex, HI, LO, int64Words, joinInt64 } from './pk-index.js';
 import { type QuickCreateOptions, validateSchema, quickCreateSchema, rowsToBatch, columnsToBatch, primaryKeysOf, normalizePrimaryKey } from './schema.js';
-import { encodeBatchParts, decodeBatch, encodeDelete, decodeDelete, concatBatches, sliceBatch } from './columns.js';
+import { encodeBatchParts, decodeBatch, encodeDelete, decodeDelete, concatBatches, sliceBatch, keepTextsEncoded } from './columns.js';
 import { payloadLength } from '../wal/codec.js';
 import { SegmentReader, writeSegment, writeDeleteFile, readDeleteFile } from '../segment/segment-file.js';
 import { Mutex } from './mutex.js';
@@ -117,7 +118,7 @@ export class Collection {
   meta: CollectionMeta;
   segments: MemSegment[] = [];
   growing: MemSegment | null = null;
-  pkIndex: Map<PrimaryKey, RowRef> | null = null;
+  pkIndex: PrimaryKeyIndex | null = null;
   pkIndexBuild: Promise<void> | null = null;
   nextAutoId: bigint;
   constructor(meta: CollectionMeta) {
@@ -132,6 +133,13 @@ export class Collection {
   }
   get vectorField(): string {
     return this.schema.fields.find((f) => f.dataType === 'FloatVector')!.name;
+  }
+  /** The primary key column of a batch of this collection. */
+  pkColumn(batch: ColumnBatch): ColumnData {
+    const name = this.pkField;
+    const col = batch.columns.get(name);
+    if (!col || (col.type !== 'Int64' && col.type !== 'VarChar')) throw invalidArgument(`batch has no Int64 or VarChar column for primary key "${name}"`);
+    return col;
   }
 }
 
@@ -296,16 +304,18 @@ export class Database {
     if (!c) return 0; // the collection was dropped after this write
     const body = payload.subarray(WAL_HEADER);
     if (op === OpType.Insert || op === OpType.Upsert) {
-      const batch = decodeBatch(c.schema, body);
-      const pks = primaryKeysOf(c.schema, batch);
+      // Columns are views of the record (no copy); VarChar strings are made on first use, and
+      // the flush writes the texts' bytes as they were decoded.
+      const batch = decodeBatch(c.schema, body, { lazyText: true });
+      const keys = c.pkColumn(batch);
       // Plain inserts replay without the primary key index (building it loads every sealed
       // segment); the index, when first needed, is built from all segments, growing ones too.
       if (op === OpType.Upsert) {
         await this.ensurePkIndex(c);
-        this.applyDeletes(c, pks);
+        this.applyDeleteColumn(c, keys);
       }
-      this.applyInsert(c, batch, pks, lsn, body.length);
-      this.bumpAutoId(c, pks);
+      this.applyInsert(c, batch, keys, lsn, body.length);
+      this.bumpAutoId(c, keys);
       return 1;
     }
     if (op === OpType.Delete) {
@@ -317,10 +327,20 @@ export class Database {
     return 0;
   }
 
-  private bumpAutoId(c: Collection, pks: PrimaryKey[]): void {
+  private bumpAutoId(c: Collection, keys: ColumnData): void {
     const f = c.schema.fields.find((x) => x.isPrimaryKey)!;
-    if (!f.autoID) return;
-    for (const pk of pks) if (typeof pk === 'bigint' && pk >= c.nextAutoId) c.nextAutoId = pk + 1n;
+    if (!f.autoID || keys.type !== 'Int64' || keys.values.length === 0) return;
+    // The largest key, compared as 32-bit words (reading the BigInt64Array would make a BigInt per row).
+    const w = int64Words(keys.values);
+    let hi = w[HI]!;
+    let lo = w[LO]! >>> 0;
+    for (let i = 1, n = keys.values.length; i < n; i++) {
+      const h = w[2 * i + HI]!;
+      const l = w[2 * i + LO]! >>> 0;
+      if (h > hi || (h === hi && l > lo)) [hi, lo] = [h, l];
+    }
+    const max = joinInt64(lo, hi);
+    if (max >= c.nextAutoId) c.nextAutoId = max + 1n;
   }
 
   // ---- collections -------------------------------------------------------------------------
@@ -479,7 +499,7 @@ export class Database {
     const batch = Array.isArray(data) ? rowsToBatch(c.schema, data as Record<string, unknown>[], { forUpsert: upsert, nextAutoId: auto }) : columnsToBatch(c.schema, data as Record<string, unknown[]>, { forUpsert: upsert, nextAutoId: auto });
     const progress = options.progress ? checkProgress(options.progress) : null;
     if (batch.count === 0) return { insertCount: 0, ids: [], lsn: this.wal.lastLsn };
-    const pks = primaryKeysOf(c.schema, batch);
+    const keys = c.pkColumn(batch);
     // Writes enter the log in call order (FIFO), so a later call can never be durable without
     // an earlier one (an importer's progress marker relies on it); durability is awaited outside
     // the lock, so concurrent writes still share group commits.
@@ -488,17 +508,19 @@ export class Database {
       await this.ensurePkIndex(c);
       this.checkLive(c, name);
       if (!upsert) {
-        for (const pk of pks) if (c.pkIndex!.has(pk)) throw new VecwalError('DATA_INVALID', `primary key ${String(pk)} already exists in ${name}; use upsert to replace it`);
+        const i = c.pkIndex!.firstPresent(keys);
+        if (i >= 0) throw new VecwalError('DATA_INVALID', `primary key ${String(keys.values[i])} already exists in ${name}; use upsert to replace it`);
       }
       // The WAL gathers the encoded parts straight into its frame (vectors are copied once).
       const payload = encodeBatchParts(c.schema, batch, { headroom: WAL_HEADER });
+      keepTextsEncoded(c.schema, batch, c.pkField); // the memtable keeps the bytes just encoded, not the strings
       new DataView(payload[0]!.buffer, payload[0]!.byteOffset, WAL_HEADER).setUint32(0, c.meta.id, true);
       const lsn = this.wal.nextLsn;
       const records: AppendInput[] = [{ op: upsert ? OpType.Upsert : OpType.Insert, payload }];
       if (progress) records.push({ op: OpType.Marker, payload: encodeProgress(progress) });
       const done = this.observeAppend(this.wal.append(records), records.length);
-      if (upsert) this.applyDeletes(c, pks);
-      this.applyInsert(c, batch, pks, lsn, payloadLength(payload) - WAL_HEADER);
+      if (upsert) this.applyDeleteColumn(c, keys);
+      this.applyInsert(c, batch, keys, lsn, payloadLength(payload) - WAL_HEADER);
       if (progress) {
         this.imports.set(progress.importId, { rows: progress.rows, position: progress.position, lsn: lsn + 1 });
         this.noteMemtable(lsn + 1, records[1]!.payload instanceof Uint8Array ? records[1]!.payload.length : 0);
@@ -507,7 +529,7 @@ export class Database {
     });
     await this.settle(done);
     this.maybeFlush();
-    return { insertCount: batch.count, ids: pks, lsn };
+    return { insertCount: batch.count, ids: primaryKeysOf(c.schema, batch), lsn };
   }
 
   /** Delete by primary keys, or by a filter expression. Returns how many rows were deleted. */
@@ -560,26 +582,28 @@ export class Database {
     }
   }
 
-  private applyInsert(c: Collection, batch: ColumnBatch, pks: PrimaryKey[], lsn: number, bytes: number): void {
+  private applyInsert(c: Collection, batch: ColumnBatch, keys: ColumnData, lsn: number, bytes: number): void {
     if (!c.growing) {
       c.growing = new MemSegment(this.nextSegmentId++, c.meta.id, 'growing');
       c.segments.push(c.growing);
     }
     const block = c.growing.append(batch, lsn, bytes);
-    const seg = c.growing;
-    if (c.pkIndex) for (let i = 0; i < pks.length; i++) c.pkIndex.set(pks[i]!, { seg, block, row: i });
+    c.pkIndex?.addBlock(c.growing, block, keys);
     this.noteMemtable(lsn, bytes);
   }
 
   private applyDeletes(c: Collection, pks: PrimaryKey[]): number {
     let n = 0;
     for (const pk of pks) {
-      const ref = c.pkIndex!.get(pk);
-      if (!ref) continue;
-      c.pkIndex!.delete(pk);
-      if (ref.seg.markDeleted(ref, ref.seg.state !== 'growing' || true)) n++;
+      const ref = c.pkIndex!.take(pk);
+      if (ref && ref.seg.markDeleted(ref, true)) n++;
     }
     return n;
+  }
+
+  /** Delete the rows holding the keys of a primary key column (an upsert's old rows). */
+  private applyDeleteColumn(c: Collection, keys: ColumnData): void {
+    c.pkIndex!.takeColumn(keys, (ref: RowRef) => void ref.seg.markDeleted(ref, true));
   }
 
   private noteMemtable(lsn: number, bytes: number): void {
@@ -593,13 +617,11 @@ export class Database {
     c.pkIndexBuild ??= (async () => {
       for (const seg of c.segments) await seg.load();
       // No await from here on: the index is built from one consistent view of every segment.
-      const index = new Map<PrimaryKey, RowRef>();
-      for (const seg of c.segments) {
-        for (const block of seg.blocks) {
-          const pks = primaryKeysOf(c.schema, block.batch);
-          for (let i = 0; i < pks.length; i++) if (!getBit(block.deleted, i)) index.set(pks[i]!, { seg, block, row: i });
-        }
-      }
+      let rows = 0;
+      for (const seg of c.segments) rows += seg.liveRows();
+      const pk = c.schema.fields.find((f) => f.isPrimaryKey)!;
+      const index = new PrimaryKeyIndex(pk.dataType === 'Int64' ? 'Int64' : 'VarChar', rows);
+      for (const seg of c.segments) for (const block of seg.blocks) index.addBlock(seg, block, c.pkColumn(block.batch));
       c.pkIndex = index;
     })().finally(() => {
       c.pkIndexBuild = null;
@@ -681,15 +703,11 @@ export class Database {
     let fileNo = 0;
     for (const { c, seg } of frozen) {
       if (seg.rows === 0) continue;
-      const batch = concatBatches(c.schema, seg.blocks.map((b) => b.batch));
+      // The segment file is written from the blocks' own columns, nothing concatenated (a copy of
+      // every vector into fresh memory cost about a fifth of the ingest); the blocks stay as they
+      // are and become the sealed segment's rows.
       const dir = this.segmentDir(seg.id);
-      const { bytes } = await writeSegment(this.fs, dir, { segmentId: seg.id, collectionId: c.meta.id, minLsn: seg.minLsn, maxLsn: seg.maxLsn }, c.schema, batch);
-      // The flush just concatenated the vectors: point the blocks at that one array (the old
-      // per-batch arrays become garbage), so search finds them contiguous and copies nothing.
-      const vec = batch.columns.get(c.vectorField);
-      if (vec?.type === 'FloatVector' && seg.blocks.length > 1) {
-        for (const b of seg.blocks) (b.batch.columns.get(c.vectorField) as { values: Float32Array }).values = vec.values.subarray(b.base * vec.dim, (b.base + b.batch.count) * vec.dim);
-      }
+      const { bytes } = await writeSegment(this.fs, dir, { segmentId: seg.id, collectionId: c.meta.id, minLsn: seg.minLsn, maxLsn: seg.maxLsn }, c.schema, seg.blocks.map((b) => b.batch));
       const rows: number[] = [];
       for (const b of seg.blocks) for (let i = 0; i < b.batch.count; i++) if (getBit(b.deleted, i)) rows.push(b.base + i);
       const meta: SegmentMeta = { id: seg.id, rows: seg.rows, minLsn: seg.minLsn, maxLsn: seg.maxLsn, bytes, deleteFiles: [] };
@@ -732,21 +750,15 @@ export class Database {
       const olds = c.segments.filter((s) => s.state === 'sealed');
       if (olds.length < 2 && !olds.some((s) => s.deletedRows > 0)) return { before: olds.length, after: olds.length, rowsDropped: 0 };
       for (const s of olds) await s.load();
-      const snapshot = olds.map((s) => s.blocks.map((b) => b.deleted.slice()));
-      const parts: ColumnBatch[] = [];
-      const map: { seg: MemSegment; block: Block; row: number }[] = [];
-      olds.forEach((s, si) => s.blocks.forEach((b, bi) => {
-        const keep: number[] = [];
-        for (let i = 0; i < b.batch.count; i++) if (!getBit(snapshot[si]![bi]!, i)) keep.push(i);
-        for (const row of keep) map.push({ seg: s, block: b, row });
-        parts.push(takeRows(c.schema, b.batch, keep));
-      }));
-      const merged = concatBatches(c.schema, parts);
+      const parts: CompactPart[] = [];
+      for (const s of olds) for (const b of s.blocks) parts.push(...keptParts(c.schema, b));
+      const merged = { count: parts.reduce((n, p) => n + p.batch.count, 0) };
       const id = this.nextSegmentId++;
       const minLsn = Math.min(...olds.map((s) => s.minLsn));
       const maxLsn = Math.max(...olds.map((s) => s.maxLsn));
       try {
-        const { bytes } = merged.count > 0 ? await writeSegment(this.fs, this.segmentDir(id), { segmentId: id, collectionId: c.meta.id, minLsn, maxLsn }, c.schema, merged) : { bytes: 0 };
+        // Written from the kept rows' own arrays (whole blocks and long runs as they are).
+        const { bytes } = merged.count > 0 ? await writeSegment(this.fs, this.segmentDir(id), { segmentId: id, collectionId: c.meta.id, minLsn, maxLsn }, c.schema, parts.map((p) => p.batch)) : { bytes: 0 };
         const meta: SegmentMeta = { id, rows: merged.count, minLsn, maxLsn, bytes, deleteFiles: [] };
         const oldIds = new Set(olds.map((s) => s.id));
         await this.metaLock.run(async () => {
@@ -754,7 +766,7 @@ export class Database {
           await this.commitManifest({ ...this.manifest, collections });
           c.meta = collections.find((m) => m.id === c.meta.id)!;
         });
-        this.swapCompacted(c, olds, merged, map, meta);
+        this.swapCompacted(c, olds, parts, meta);
         for (const s of olds) await removeTree(this.fs, this.segmentDir(s.id)).catch(() => undefined);
         const before = olds.reduce((n, s) => n + s.rows, 0);
         return { before: olds.length, after: merged.count > 0 ? 1 : 0, rowsDropped: before - merged.count };
@@ -774,23 +786,35 @@ export class Database {
     }
   }
 
-  /** Synchronously replace the old segments by the compacted one in memory. */
-  private swapCompacted(c: Collection, olds: MemSegment[], merged: ColumnBatch, map: { seg: MemSegment; block: Block; row: number }[], meta: SegmentMeta): void {
+  /** Synchronously replace the old segments by the compacted one in memory (one block per part). */
+  private swapCompacted(c: Collection, olds: MemSegment[], parts: CompactPart[], meta: SegmentMeta): void {
     const seg = new MemSegment(meta.id, c.meta.id, 'sealed');
-    if (merged.count > 0) {
-      const block = seg.append(merged, 0, 0);
-      const pks = primaryKeysOf(c.schema, merged);
-      for (let i = 0; i < map.length; i++) {
-        const m = map[i]!;
-        if (getBit(m.block.deleted, m.row)) seg.markDeleted({ block, row: i }, true); // deleted while we wrote
-        else c.pkIndex?.set(pks[i]!, { seg, block, row: i });
+    const moved = new Set<Block>();
+    for (const p of parts) {
+      if (p.whole) {
+        // A block that had no deletes moves as it is (with the deletes it got while the file was
+        // written): its keys keep pointing at it, so the index has nothing to update per row.
+        seg.adopt(p.from);
+        c.pkIndex?.moveBlock(p.from, seg);
+        moved.add(p.from);
+        continue;
+      }
+      const block = seg.append(p.batch, 0, 0);
+      const keys = c.pkColumn(p.batch);
+      const id = c.pkIndex?.blockId(seg, block) ?? 0;
+      for (let i = 0; i < p.batch.count; i++) {
+        const from = p.rows ? p.rows[i]! : p.offset + i;
+        if (getBit(p.from.deleted, from)) seg.markDeleted({ block, row: i }, true); // deleted while we wrote
+        else c.pkIndex?.setAt(keys, i, id, i);
       }
     }
+    // Every live row of the old segments now points to the new one.
+    c.pkIndex?.releaseBlocks(olds.flatMap((s) => s.blocks).filter((b) => !moved.has(b)));
     seg.minLsn = meta.minLsn;
     seg.maxLsn = meta.maxLsn;
     const oldSet = new Set(olds);
     const rest = c.segments.filter((s) => !oldSet.has(s));
-    c.segments = merged.count > 0 ? [seg, ...rest] : rest;
+    c.segments = seg.rows > 0 ? [seg, ...rest] : rest;
   }
 
   /** Delete file names carry the flush's checkpoint (unique per flush) and a counter within it. */
@@ -865,17 +889,41 @@ function withHeader(collectionId: number, body: Uint8Array): Uint8Array {
 
 export type { Block };
 
-/** The rows `keep` (ascending) of a batch, as a new batch; contiguous runs are sliced, not copied row by row. */
-function takeRows(schema: CollectionSchema, batch: ColumnBatch, keep: number[]): ColumnBatch {
-  if (keep.length === batch.count) return batch;
-  const runs: ColumnBatch[] = [];
+/** Rows of an old block that go into a compacted segment, and where each came from. */
+interface CompactPart {
+  batch: ColumnBatch;
+  from: Block;
+  /** Row of `from` of each row of `batch`; null: rows offset, offset + 1, ... */
+  rows: Uint32Array | null;
+  offset: number;
+  /** The whole block, without deletes when planned: it moves to the new segment as it is. */
+  whole: boolean;
+}
+
+/** Up to this many runs of kept rows of a block are kept as views rather than copied. */
+const MAX_VIEW_RUNS = 8;
+
+/**
+ * The live rows of a block (deleted rows as of now), for compaction. A block with no deletes
+ * is taken as it is and a few long runs as views (no copy: a copy of every vector into fresh
+ * memory costs more than writing them out); a block with many holes or that lost more than a
+ * quarter of its rows is copied, so the dropped rows' memory can go.
+ */
+function keptParts(schema: CollectionSchema, b: Block): CompactPart[] {
+  const n = b.batch.count;
+  const keep: number[] = [];
+  for (let i = 0; i < n; i++) if (!getBit(b.deleted, i)) keep.push(i);
+  if (keep.length === 0) return [];
+  if (keep.length === n) return [{ batch: b.batch, from: b, rows: null, offset: 0, whole: true }];
+  const runs: [number, number][] = [];
   for (let i = 0; i < keep.length; ) {
     let j = i;
     while (j + 1 < keep.length && keep[j + 1] === keep[j]! + 1) j++;
-    runs.push(sliceBatch(batch, keep[i]!, keep[j]! + 1));
+    runs.push([keep[i]!, keep[j]! + 1]);
     i = j + 1;
   }
-  return concatBatches(schema, runs);
+  if (runs.length <= MAX_VIEW_RUNS && keep.length * 4 >= n * 3) return runs.map(([s, e]) => ({ batch: sliceBatch(b.batch, s, e), from: b, rows: null, offset: s, whole: false }));
+  return [{ batch: concatBatches(schema, runs.map(([s, e]) => sliceBatch(b.batch, s, e))), from: b, rows: Uint32Array.from(keep), offset: 0, whole: false }];
 }
 
 const PROGRESS_TAG = 'vecwal.import.v1';

@@ -63,6 +63,22 @@ export class MemSegment {
     return block;
   }
 
+  /**
+   * Take over a block of another segment (compaction, for a block that had no deletes when
+   * planned): it becomes this segment's next rows. Rows deleted since (bits set in its bitmap)
+   * count as this segment's deletes, pending for its next delete file.
+   */
+  adopt(block: Block): void {
+    block.base = this.rows;
+    this.blocks.push(block);
+    this.rows += block.batch.count;
+    for (let i = 0; i < block.batch.count; i++) {
+      if (!getBit(block.deleted, i)) continue;
+      this.deletedRows++;
+      this.pendingDeletes.push(block.base + i);
+    }
+  }
+
   /** Make sure a sealed segment's columns are in memory. */
   async load(): Promise<void> {
     if (!this.loader || this.blocks.length > 0) return;

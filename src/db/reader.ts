@@ -5,7 +5,7 @@
  */
 import { VecwalError, invalidArgument } from '../errors.js';
 import { compileFilter, extractPrimaryKeyLookup, parseFilter, type FilterSchema, type RowPredicate } from '../filter/index.js';
-import { createResidentBlock, mergeTopK, searchBlock, simdAvailable, type SearchHit, type VectorBlock } from '../search/index.js';
+import { createResidentBlock, createResidentBlockFromParts, mergeTopK, searchBlock, simdAvailable, type SearchHit, type VectorBlock } from '../search/index.js';
 import { batchRow, rowView } from './columns.js';
 import { normalizePrimaryKey } from './schema.js';
 import { getBit, type Block, type MemSegment } from './mem-segment.js';
@@ -115,14 +115,16 @@ export class Reader {
     for (const seg of c.segments.slice()) {
       await seg.load();
       const view = searchView(seg, c.vectorField, dim);
-      if (view.block.count === 0) continue;
-      const allow = cachedAllowBits(c, seg, view, pred, pred ? filterKey(o) : '');
-      const res = searchBlock(view.block, queries, nq, k, metric, allow);
-      for (let q = 0; q < nq; q++) {
-        perQuery[q]!.push(res[q]!.map((h) => {
-          const b = blockOf(view, h.index);
-          return { index: h.index - view.starts[b]!, score: h.score, seg, block: seg.blocks[b]! };
-        }));
+      for (const part of view.parts) {
+        if (part.block.count === 0) continue;
+        const allow = cachedAllowBits(c, seg, view, part, pred, pred ? filterKey(o) : '');
+        const res = searchBlock(part.block, queries, nq, k, metric, allow);
+        for (let q = 0; q < nq; q++) {
+          perQuery[q]!.push(res[q]!.map((h) => {
+            const b = blockOf(part, h.index);
+            return { index: h.index - part.starts[b]!, score: h.score, seg, block: seg.blocks[part.first + b]! };
+          }));
+        }
       }
     }
     return perQuery.map((lists) =>
@@ -170,57 +172,129 @@ function pick(row: Row, fields: string[]): Row {
 }
 
 /**
- * One contiguous vector block per segment for the kernel. A sealed segment's vectors are made
- * resident in WebAssembly memory once (immutable: searched in place, ~2x faster); a growing
- * segment's batches are concatenated into a view cached until the segment grows, so many small
- * inserts do not mean many small kernel calls.
+ * The vector blocks the kernel runs over for one segment. A sealed segment is one block, made
+ * resident in WebAssembly memory once (immutable: searched in place, ~2x faster). A growing
+ * segment is searched batch by batch where batches are large (no copy: a search right after a
+ * reopen or an insert does not copy the memtable), while runs of small batches (many small
+ * inserts) are concatenated into blocks of up to RUN_ROWS_MAX rows, so that they do not mean
+ * many small kernel calls; the view is extended, not rebuilt, as the segment grows.
  */
 interface SearchView {
-  block: VectorBlock;
-  /** Row offset of each of the segment's blocks within `block`. */
-  starts: number[];
+  parts: ViewPart[];
   rows: number;
+  /** Segment blocks covered. */
+  blocks: number;
   /** Built for a sealed segment (resident) or a growing one (rebuilt once it is sealed). */
   sealed: boolean;
 }
+
+/** One kernel block: segment blocks first .. first + starts.length - 1, back to back. */
+interface ViewPart {
+  block: VectorBlock;
+  first: number;
+  /** Row offset of each of its segment blocks within `block`. */
+  starts: number[];
+  /** A run of small blocks still open to the blocks that come next (rebuilt as it grows). */
+  open: boolean;
+}
+
+/** A growing segment's batch of at least this many rows is searched in place. */
+const BIG_BLOCK_ROWS = 1024;
+/** Runs of smaller batches are concatenated into blocks of up to this many rows. */
+const RUN_ROWS_MAX = 65536;
 
 const views = new WeakMap<MemSegment, SearchView>();
 
 function searchView(seg: MemSegment, field: string, dim: number): SearchView {
   const cached = views.get(seg);
-  if (cached && cached.rows === seg.rows && cached.starts.length === seg.blocks.length && cached.sealed === (seg.state === 'sealed')) return cached;
+  const sealed = seg.state === 'sealed';
+  if (cached && cached.rows === seg.rows && cached.blocks === seg.blocks.length && cached.sealed === sealed) return cached;
+  const view: SearchView = sealed
+    ? { parts: [sealedPart(seg, field, dim)], rows: seg.rows, blocks: seg.blocks.length, sealed }
+    : { parts: growingParts(seg, field, dim, cached && !cached.sealed ? cached : undefined), rows: seg.rows, blocks: seg.blocks.length, sealed };
+  views.set(seg, view);
+  return view;
+}
+
+/** A sealed segment's one block: resident when possible, else its array (or a concatenation). */
+function sealedPart(seg: MemSegment, field: string, dim: number): ViewPart {
   const starts: number[] = [];
   let count = 0;
   for (const b of seg.blocks) {
     starts.push(count);
     count += b.batch.count;
   }
-  let data: Float32Array;
-  if (seg.blocks.length === 1) {
-    data = vectors(seg.blocks[0]!, field);
-  } else if (contiguous(seg, field, dim)) {
-    const first = vectors(seg.blocks[0]!, field);
-    data = new Float32Array(first.buffer, first.byteOffset, count * dim); // flushed: one array already
-  } else {
-    data = new Float32Array(count * dim);
-    seg.blocks.forEach((b, i) => data.set(vectors(b, field).subarray(0, b.batch.count * dim), starts[i]! * dim));
-  }
-  let block: VectorBlock = { data, dim, count };
-  if (seg.state === 'sealed' && count > 0 && simdAvailable()) {
+  if (count === 0) return { block: { data: new Float32Array(0), dim, count: 0 }, first: 0, starts, open: false };
+  const single = seg.blocks.length === 1 || contiguous(seg, field, dim);
+  let block: VectorBlock | null = null;
+  if (simdAvailable()) {
     try {
-      block = createResidentBlock(block);
+      // A flushed segment keeps one array per ingested batch: they are copied straight into
+      // WebAssembly memory (a single array is copied as it is).
+      const first = vectors(seg.blocks[0]!, field);
+      block = single
+        ? createResidentBlock({ data: new Float32Array(first.buffer, first.byteOffset, count * dim), dim, count })
+        : createResidentBlockFromParts(seg.blocks.map((b) => vectors(b, field).subarray(0, b.batch.count * dim)), dim, count);
       // Point every batch at the resident copy, so the JS copies can be collected.
+      const data = block.data;
       seg.blocks.forEach((b, i) => {
         const col = b.batch.columns.get(field) as { values: Float32Array };
-        col.values = block.data.subarray(starts[i]! * dim, (starts[i]! + b.batch.count) * dim);
+        col.values = data.subarray(starts[i]! * dim, (starts[i]! + b.batch.count) * dim);
       });
     } catch {
-      // too large for one WebAssembly memory: stream it instead
+      block = null; // too large for one WebAssembly memory: stream it instead
     }
   }
-  const view = { block, starts, rows: seg.rows, sealed: seg.state === 'sealed' };
-  views.set(seg, view);
-  return view;
+  if (!block) {
+    let data: Float32Array;
+    if (single) {
+      const first = vectors(seg.blocks[0]!, field);
+      data = new Float32Array(first.buffer, first.byteOffset, count * dim);
+    } else {
+      data = new Float32Array(count * dim);
+      seg.blocks.forEach((b, i) => data.set(vectors(b, field).subarray(0, b.batch.count * dim), starts[i]! * dim));
+    }
+    block = { data, dim, count };
+  }
+  return { block, first: 0, starts, open: false };
+}
+
+/** The parts of a growing segment, extending those of an earlier view of it. */
+function growingParts(seg: MemSegment, field: string, dim: number, prev: SearchView | undefined): ViewPart[] {
+  const parts = prev ? prev.parts.slice() : [];
+  let from = prev ? prev.blocks : 0;
+  if (parts.length > 0 && parts[parts.length - 1]!.open) from = parts.pop()!.first;
+  let run: number[] = [];
+  let runRows = 0;
+  const endRun = (open: boolean) => {
+    if (run.length === 0) return;
+    const data = new Float32Array(runRows * dim);
+    const starts: number[] = [];
+    let at = 0;
+    for (const b of run) {
+      const blk = seg.blocks[b]!;
+      starts.push(at);
+      data.set(vectors(blk, field).subarray(0, blk.batch.count * dim), at * dim);
+      at += blk.batch.count;
+    }
+    parts.push({ block: { data, dim, count: runRows }, first: run[0]!, starts, open });
+    run = [];
+    runRows = 0;
+  };
+  for (let b = from; b < seg.blocks.length; b++) {
+    const blk = seg.blocks[b]!;
+    const n = blk.batch.count;
+    if (n >= BIG_BLOCK_ROWS) {
+      endRun(false);
+      parts.push({ block: { data: vectors(blk, field), dim, count: n }, first: b, starts: [0], open: false });
+      continue;
+    }
+    run.push(b);
+    runRows += n;
+    if (runRows >= RUN_ROWS_MAX) endRun(false);
+  }
+  endRun(true);
+  return parts;
 }
 
 /** Do the blocks' vectors lie back to back in one array (as a flush leaves them)? */
@@ -241,12 +315,12 @@ function vectors(b: Block, field: string): Float32Array {
   return col.values;
 }
 
-function blockOf(view: SearchView, index: number): number {
+function blockOf(part: ViewPart, index: number): number {
   let lo = 0;
-  let hi = view.starts.length - 1;
+  let hi = part.starts.length - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (view.starts[mid]! <= index) lo = mid;
+    if (part.starts[mid]! <= index) lo = mid;
     else hi = mid - 1;
   }
   return lo;
@@ -264,24 +338,24 @@ function filterKey(o: { filter?: string; exprParams?: Record<string, unknown> })
   return `${o.filter ?? ''}\u0000${o.exprParams ? JSON.stringify(o.exprParams, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) : ''}`;
 }
 
-function cachedAllowBits(c: Collection, seg: MemSegment, view: SearchView, pred: RowPredicate | null, key: string): Uint8Array | undefined {
-  if (seg.state !== 'sealed' || !pred) return allowBitsView(c, seg, view, pred);
+function cachedAllowBits(c: Collection, seg: MemSegment, view: SearchView, part: ViewPart, pred: RowPredicate | null, key: string): Uint8Array | undefined {
+  if (!view.sealed || !pred) return allowBitsPart(c, seg, part, pred);
   let m = allowCache.get(seg);
   if (!m) allowCache.set(seg, (m = new Map()));
   const hit = m.get(key);
   if (hit && hit.deletedRows === seg.deletedRows) return hit.bits;
-  const bits = allowBitsView(c, seg, view, pred);
+  const bits = allowBitsPart(c, seg, part, pred);
   if (m.size >= ALLOW_CACHE_FILTERS) m.delete(m.keys().next().value!);
   m.set(key, { deletedRows: seg.deletedRows, bits });
   return bits;
 }
 
-/** Allowed rows of a segment view (live, passing the filter) as a bitset, or undefined when all are. */
-function allowBitsView(c: Collection, seg: MemSegment, view: SearchView, pred: RowPredicate | null): Uint8Array | undefined {
+/** Allowed rows of a view part (live, passing the filter) as a bitset, or undefined when all are. */
+function allowBitsPart(c: Collection, seg: MemSegment, part: ViewPart, pred: RowPredicate | null): Uint8Array | undefined {
   if (seg.deletedRows === 0 && !pred) return undefined;
-  const bits = new Uint8Array((view.block.count + 7) >> 3);
-  seg.blocks.forEach((block, bi) => {
-    const base = view.starts[bi]!;
+  const bits = new Uint8Array((part.block.count + 7) >> 3);
+  part.starts.forEach((base, k) => {
+    const block = seg.blocks[part.first + k]!;
     const rv = pred ? rowView(c.schema, block.batch) : null;
     for (let i = 0; i < block.batch.count; i++) {
       if (getBit(block.deleted, i)) continue;

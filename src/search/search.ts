@@ -61,6 +61,37 @@ export function createResidentBlock(block: VectorBlock): VectorBlock {
   return resident.block;
 }
 
+/**
+ * createResidentBlock for rows held in several arrays (`parts`, each a whole number of rows,
+ * `count` rows in all): copied straight into WebAssembly memory, with no concatenated copy in
+ * between (a flushed segment keeps its rows in per-batch arrays).
+ */
+export function createResidentBlockFromParts(parts: readonly Float32Array[], dim: number, count: number): VectorBlock {
+  if (parts.length === 1) return createResidentBlock({ data: parts[0]!, dim, count });
+  if (!simdAvailable()) throw invalidArgument('WebAssembly SIMD is not available in this runtime');
+  let total = 0;
+  for (const p of parts) {
+    if (p.length % dim !== 0) throw invalidArgument(`a vector part of ${p.length} floats is not a whole number of ${dim}-dimensional rows`);
+    checkBlock({ data: p, dim, count: p.length / dim });
+    total += p.length / dim;
+  }
+  if (total !== count) throw invalidArgument(`vector parts hold ${total} rows, expected ${count}`);
+  const norms = new Float32Array(count);
+  let row = 0;
+  for (const p of parts) {
+    norms.set(computeNorms(p, dim, p.length / dim), row);
+    row += p.length / dim;
+  }
+  let resident: ResidentBlock;
+  try {
+    resident = new ResidentBlock({ data: parts, dim, count }, norms);
+  } catch (e) {
+    throw invalidArgument(`cannot place ${count}x${dim} vectors in WebAssembly memory`, { cause: e });
+  }
+  residents.set(resident.block.data, resident);
+  return resident.block;
+}
+
 /** Whether searches of this block read it in place from WebAssembly memory. */
 export function isResidentBlock(block: VectorBlock): boolean {
   return residents.has(block.data);

@@ -22,13 +22,17 @@ import {
   MAX_ROWS,
   TYPE_CODES,
   allocUnsafe,
+  concatColumnOf,
   decodeColumnAt,
+  emptyColumn,
   decodeDynamicAt,
   encodeColumn,
-  encodeDynamicColumn,
+  encodeColumnOfBatches,
+  encodeDynamicOfBatches,
   leBytes,
   makeBlock,
   pad8,
+  partLength,
   typedAt,
   type EncodedColumn,
 } from '../db/columns.js';
@@ -319,9 +323,12 @@ async function putBlock(w: StagedWriter, b: EncodedColumn): Promise<IndexEntry> 
   let crc = crcOf(b.header);
   await w.put(b.header);
   for (const part of b.parts) {
-    crc = crcOf(part, crc);
-    await w.put(part);
-    const pad = ZEROS.subarray(0, pad8(part.length) - part.length);
+    for (const piece of part instanceof Uint8Array ? [part] : part) {
+      crc = crcOf(piece, crc);
+      await w.put(piece);
+    }
+    const n = partLength(part);
+    const pad = ZEROS.subarray(0, pad8(n) - n);
     crc = crcOf(pad, crc);
     if (pad.length) await w.put(pad);
   }
@@ -329,32 +336,41 @@ async function putBlock(w: StagedWriter, b: EncodedColumn): Promise<IndexEntry> 
   return { fieldIndex, typeCode: b.header[2]!, crc, offset, length: b.size };
 }
 
-/** Every block of the segment, in file order. Validates the batch before anything is written. */
-function planBlocks(schema: CollectionSchema, batch: ColumnBatch): EncodedColumn[] {
-  const rows = batch.count;
+/**
+ * Every block of the segment, in file order, for the rows of `batches` in order (the batches
+ * are not concatenated: fixed-width columns are written from each batch's own arrays).
+ * Validates the batches before anything is written.
+ */
+function planBlocks(schema: CollectionSchema, batches: readonly ColumnBatch[]): { blocks: EncodedColumn[]; rows: number } {
+  let rows = 0;
+  for (const b of batches) rows += b.count;
   if (!Number.isInteger(rows) || rows < 0 || rows > MAX_ROWS) throw invalidArgument(`row count ${rows} is out of range`);
   if (schema.fields.length >= PK_INDEX_FIELD) throw invalidArgument(`too many fields: ${schema.fields.length}`);
   const pk = pkFieldOf(schema);
-  const blocks = schema.fields.map((f, i) => encodeColumn(f, i, batch.columns.get(f.name), rows));
-  if (batch.columns.size !== schema.fields.length) throw invalidArgument('batch has columns that are not schema fields');
-  if (batch.dynamic !== undefined) {
+  // The keys are gathered once (8 bytes a row at most): the index block sorts them.
+  const keys = batches.length === 0 ? emptyColumn(pk.field) : concatColumnOf(pk.field, batches);
+  const blocks = schema.fields.map((f, i) => (i === pk.index ? encodeColumn(f, i, keys, rows) : encodeColumnOfBatches(f, i, batches)));
+  for (const b of batches) if (b.columns.size !== schema.fields.length) throw invalidArgument('batch has columns that are not schema fields');
+  if (batches.some((b) => b.dynamic !== undefined)) {
     if (!schema.enableDynamicField) throw invalidArgument(`collection ${schema.name} has no dynamic field`);
-    blocks.push(encodeDynamicColumn(batch.dynamic, rows));
+    blocks.push(encodeDynamicOfBatches(batches));
   }
-  blocks.push(pkIndexBlock(pk.field, pk.index, batch.columns.get(pk.field.name)!, rows));
-  return blocks;
+  blocks.push(pkIndexBlock(pk.field, pk.index, keys, rows));
+  return { blocks, rows };
 }
 
 /**
- * Write `batch` as the segment in folder `dir` (created durably if missing): data.seg.tmp,
+ * Write `batch` (or the rows of several batches, in order, as one segment: nothing is
+ * concatenated) as the segment in folder `dir` (created durably if missing): data.seg.tmp,
  * fsync, rename to data.seg, fsync the folder. Returns the file's size and path. Throws
  * INVALID_ARGUMENT (nothing written) for a batch that does not fit the schema, IO_ERROR for
  * filesystem failures (data.seg is then absent or complete; a data.seg.tmp may be left over).
+ * The batches must not change until the returned promise settles.
  */
-export async function writeSegment(fs: FileSystem, dir: string, meta: SegmentFileMeta, schema: CollectionSchema, batch: ColumnBatch): Promise<{ bytes: number; path: string }> {
+export async function writeSegment(fs: FileSystem, dir: string, meta: SegmentFileMeta, schema: CollectionSchema, batch: ColumnBatch | readonly ColumnBatch[]): Promise<{ bytes: number; path: string }> {
   checkMeta(meta);
-  const blocks = planBlocks(schema, batch);
-  const header = encodeDataHeader({ ...meta, rowCount: batch.count, fieldCount: schema.fields.length, blockCount: blocks.length });
+  const { blocks, rows } = planBlocks(schema, Array.isArray(batch) ? (batch as readonly ColumnBatch[]) : [batch as ColumnBatch]);
+  const header = encodeDataHeader({ ...meta, rowCount: rows, fieldCount: schema.fields.length, blockCount: blocks.length });
   const total = blocks.reduce((s, b) => s + b.size, DATA_HEADER_SIZE + blocks.length * INDEX_ENTRY_SIZE + TAIL_SIZE);
   const path = joinPath(dir, DATA_FILE);
   const tmp = `${path}.tmp`;
@@ -461,7 +477,9 @@ export class SegmentReader {
     const entry = this.entries[index]!;
     const block = await readBlock(this.h, entry, this.file);
     return inBlock(this.file, entry, () => {
-      const { column, end } = decodeColumnAt(this.schema.fields[index]!, index, block, 0, this.rowCount);
+      // Texts: checked now, VarChar strings made on first use; the bytes are kept for a rewrite
+      // (compaction) instead of the strings (a search over a loaded segment reads a few rows).
+      const { column, end } = decodeColumnAt(this.schema.fields[index]!, index, block, 0, this.rowCount, false, true);
       if (end !== block.length) throw new VecwalError('BAD_FORMAT', 'block longer than its column', { offset: end });
       return column;
     });

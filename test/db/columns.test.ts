@@ -14,6 +14,11 @@ import {
   decodeDelete,
   emptyColumn,
   encodeBatch,
+  encodeBatchParts,
+  encodeColumn,
+  encodeColumnOfBatches,
+  writeBlock,
+  type EncodedColumn,
   encodeDelete,
   sliceBatch,
 } from '../../src/db/columns.js';
@@ -279,6 +284,52 @@ test('property: random schemas and batches round trip exactly and re-encode iden
   const seed = seedFromEnv('VECWAL_SEED');
   t.diagnostic(`fast-check seed ${seed} (set VECWAL_SEED to replay)`);
   fc.assert(fc.property(caseArb, ({ schema, batch }) => void roundTrip(schema, batch)), { seed, numRuns: 300 });
+});
+
+test('property: lazy-text decode (replay) yields the same rows and re-encodes to the same bytes', (t) => {
+  const seed = seedFromEnv('VECWAL_SEED');
+  t.diagnostic(`fast-check seed ${seed} (set VECWAL_SEED to replay)`);
+  fc.assert(fc.property(caseArb, ({ schema, batch }) => {
+    const bytes = encodeBatch(schema, batch);
+    const lazy = decodeBatch(schema, bytes, { lazyText: true });
+    // Encoding first (from the remembered bytes), then reading the strings.
+    assert.equal(hex(encodeBatch(schema, lazy)), hex(bytes));
+    const eager = decodeBatch(schema, bytes);
+    assert.deepStrictEqual(canon(lazy), canon(eager));
+    for (let i = 0; i < lazy.count; i++) assert.deepStrictEqual(batchRow(schema, lazy, i), batchRow(schema, eager, i));
+  }), { seed, numRuns: 200 });
+});
+
+test('property: a column over several batches encodes as the column of their concatenation', (t) => {
+  const seed = seedFromEnv('VECWAL_SEED');
+  t.diagnostic(`fast-check seed ${seed} (set VECWAL_SEED to replay)`);
+  const bytesOf = (c: EncodedColumn) => {
+    const out = new Uint8Array(c.size);
+    assert.equal(writeBlock(out, 0, c), c.size);
+    return hex(out);
+  };
+  fc.assert(fc.property(caseArb, fc.array(fc.nat(12), { maxLength: 4 }), fc.array(fc.boolean(), { maxLength: 5 }), ({ schema, batch }, cutsRaw, viaWal) => {
+    const cuts = [0, ...cutsRaw.map((c) => Math.min(c, batch.count)).sort((a, b) => a - b), batch.count];
+    const parts = cuts.slice(1).map((end, i) => sliceBatch(batch, cuts[i]!, end));
+    // Some parts were encoded for the WAL first (their texts' encoding is remembered and reused).
+    parts.forEach((p, i) => void (viaWal[i] ? encodeBatchParts(schema, p) : undefined));
+    const whole = concatBatches(schema, parts);
+    schema.fields.forEach((f, i) => assert.equal(bytesOf(encodeColumnOfBatches(f, i, parts)), bytesOf(encodeColumn(f, i, whole.columns.get(f.name), whole.count)), f.name));
+  }), { seed, numRuns: 200 });
+});
+
+test('texts: ASCII, non-ASCII and mixed batches encode as UTF-8 with the right offsets', () => {
+  const schema = schemaOf([{ name: 'id', dataType: 'Int64', isPrimaryKey: true }, { name: 't', dataType: 'VarChar', maxLength: 100 }, { name: 'v', dataType: 'FloatVector', dim: 1 }]);
+  for (const texts of [['abc', '', 'de'], ['é', 'a', '𝄞x', ''], ['', ''], ['plain', 'ascii\u0000nul', '\u007f']]) {
+    const b = batchOf(texts.length, { id: { type: 'Int64', values: BigInt64Array.from(texts.map((_, i) => BigInt(i))) }, t: { type: 'VarChar', values: texts }, v: { type: 'FloatVector', values: new Float32Array(texts.length), dim: 1 } });
+    const col = encodeColumn(schema.fields[1]!, 1, b.columns.get('t'), texts.length);
+    const [offsets, blob] = col.parts as Uint8Array[];
+    const want = texts.map((x) => Buffer.from(x, 'utf8'));
+    assert.equal(Buffer.from(blob!).toString('hex'), Buffer.concat(want).toString('hex'));
+    const offs = new Uint32Array(offsets!.buffer.slice(offsets!.byteOffset, offsets!.byteOffset + offsets!.byteLength));
+    assert.deepEqual(Array.from(offs), [0, ...want.map((_, i) => want.slice(0, i + 1).reduce((n, x) => n + x.length, 0))]);
+    assert.deepEqual(decodeBatch(schema, encodeBatch(schema, b)).columns.get('t')!.values, texts);
+  }
 });
 
 test('property: every truncation is BAD_FORMAT; every bit flip is BAD_FORMAT or decodes', (t) => {

@@ -8,6 +8,7 @@ import {
   type VectorBlock,
   computeNorms,
   createResidentBlock,
+  createResidentBlockFromParts,
   isResidentBlock,
   searchBlock,
   simdAvailable,
@@ -30,7 +31,15 @@ const VARIANTS: Variant[] = [
   { name: 'wasm-stream', block: (b) => b, options: { kernel: 'wasm' } },
   { name: 'wasm-stream+norms', block: (b) => ({ ...b, norms: computeNorms(b.data, b.dim, b.count) }), options: { kernel: 'wasm' } },
   { name: 'wasm-resident', block: (b) => createResidentBlock(b), options: { kernel: 'wasm' } },
+  // The rows in three arrays (as a flushed segment holds them, one per batch), copied in.
+  { name: 'wasm-resident-parts', block: (b) => createResidentBlockFromParts(thirds(b), b.dim, b.count), options: { kernel: 'wasm' } },
 ];
+
+/** A block's rows split into three arrays (some may be empty). */
+function thirds(b: VectorBlock): Float32Array[] {
+  const cuts = [0, Math.floor(b.count / 3), Math.floor((2 * b.count) / 3), b.count];
+  return [0, 1, 2].map((i) => b.data.slice(cuts[i]! * b.dim, cuts[i + 1]! * b.dim));
+}
 
 function check(block: VectorBlock, queries: Float32Array, nq: number, k: number, metric: Metric, allow: RowFilter | undefined, what: string): void {
   for (const v of VARIANTS) {

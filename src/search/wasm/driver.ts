@@ -73,8 +73,11 @@ export class ResidentBlock {
   private readonly layout: Layout;
   private readonly normsPtr: number;
 
-  /** Throws a RangeError when the block does not fit in a wasm memory. */
-  constructor(src: VectorBlock, norms: Float32Array) {
+  /**
+   * Throws a RangeError when the block does not fit in a wasm memory. `src.data` may also be a
+   * list of arrays holding the rows back to back (copied in order, never concatenated first).
+   */
+  constructor(src: VectorBlock | { data: readonly Float32Array[]; dim: number; count: number }, norms: Float32Array) {
     const { dim, count } = src;
     this.normsPtr = align16(count * dim * 4);
     const qCap = Math.max(QUERY_BLOCK, Math.min(1024, Math.floor(RESIDENT_QUERY_BYTES / (dim * 4))));
@@ -83,7 +86,17 @@ export class ResidentBlock {
     this.layout = layout;
     const mem = this.arena.memory.buffer;
     const data = new Float32Array(mem, 0, count * dim);
-    data.set(src.data.subarray(0, count * dim));
+    if (src.data instanceof Float32Array) {
+      data.set(src.data.subarray(0, count * dim));
+    } else {
+      let at = 0;
+      for (const part of src.data) {
+        const n = Math.min(part.length, count * dim - at);
+        data.set(n === part.length ? part : part.subarray(0, n), at);
+        at += n;
+      }
+      if (at !== count * dim) throw new RangeError(`vector parts hold ${at} floats, expected ${count * dim}`);
+    }
     const normsView = new Float32Array(mem, this.normsPtr, count);
     normsView.set(norms.subarray(0, count));
     this.block = { data, dim, count, norms: normsView };
