@@ -17,6 +17,19 @@
  * (from the server's own /metrics), i.e. the server's cost without the SDK's client-side work
  * (the SDK JSON-stringifies and deep-copies every request in JS) and the wire.
  *
+ * Where the time goes (both sides of every phase, so the lines show who is the bottleneck):
+ *   - server CPU: the server's own `vecwal_process_cpu_seconds_total` (prom-client's
+ *     process.cpuUsage: all threads, so decoding, handlers, GC, JIT and the fsync calls),
+ *     scraped before and after each phase: `rows per server CPU-second` against the in-process
+ *     insert's rows per CPU-second (this process's CPU during that phase), and server CPU per
+ *     query against the in-process search's CPU per query;
+ *   - client CPU: this process's process.cpuUsage() over the phase, i.e. the SDK's own work
+ *     (serializing, deep copies, HTTP/2 or HTTP client) per row or per query;
+ *   - added to every insert and search line: serverCpuUsPerRow / clientCpuUsPerRow (or
+ *     ...PerQuery) and handlerUsPerRow (handler time, from vecwal_request_seconds_sum).
+ * With client and server on one machine, end-to-end rows/s is bounded by the sum of both; the
+ * CPU lines separate the server's cost (ours) from the SDK's.
+ *
  * Search: `--search-rows` vectors (uniform random) inserted over gRPC and flushed, then top-10
  * searches (one vector each) from 1, 8 and 32 concurrent SDK clients (each its own
  * MilvusClient, i.e. its own connection; then the same with HttpClient) for `--seconds` each:
@@ -79,14 +92,30 @@ async function startServe(dataDir: string): Promise<{ child: ChildProcess; port:
   return { child: c2, port, metricsPort };
 }
 
-/** Seconds the server spent in handlers of methods matching `method` (from its /metrics). */
-async function serverSeconds(metricsPort: number, protocol: string, method: RegExp): Promise<number> {
+/** One scrape of the server's /metrics: its process CPU seconds and handler seconds by protocol and method. */
+interface ServerSample {
+  cpuS: number;
+  handlers: Array<{ protocol: string; method: string; seconds: number }>;
+}
+
+async function scrape(metricsPort: number): Promise<ServerSample> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  let sum = 0;
-  for (const m of text.matchAll(/^vecwal_request_seconds_sum\{protocol="([^"]*)",method="([^"]*)"\} (\S+)$/gm)) {
-    if (m[1] === protocol && method.test(m[2]!)) sum += Number(m[3]);
-  }
-  return sum;
+  const cpu = /^vecwal_process_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/m.exec(text);
+  if (!cpu) throw new Error('the server /metrics has no vecwal_process_cpu_seconds_total');
+  const handlers = [...text.matchAll(/^vecwal_request_seconds_sum\{protocol="([^"]*)",method="([^"]*)"\} (\S+)$/gm)].map((m) => ({ protocol: m[1]!, method: m[2]!, seconds: Number(m[3]) }));
+  return { cpuS: Number(cpu[1]), handlers };
+}
+
+/** Seconds the server spent in handlers of methods matching `method`, between two samples. */
+function handlerSeconds(a: ServerSample, b: ServerSample, protocol: string, method: RegExp): number {
+  const sum = (s: ServerSample) => s.handlers.reduce((acc, h) => acc + (h.protocol === protocol && method.test(h.method) ? h.seconds : 0), 0);
+  return sum(b) - sum(a);
+}
+
+/** This process's CPU seconds (user + system, all threads) since `from`. */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e6;
 }
 
 async function stopServe(child: ChildProcess): Promise<void> {
@@ -114,14 +143,19 @@ try {
   const http = new HttpClient({ endpoint: `http://127.0.0.1:${port}` });
   const inproc = await Database.open(path.join(root, 'inproc'));
   try {
+    const INSERT_METHOD = /^(Insert|.*entities\/insert)$/;
     for (const batch of BATCHES) {
       const rates: Record<string, number> = {};
+      /** CPU microseconds per row: server (from /metrics), client (this process), handler time. */
+      const cost: Record<string, { serverUs: number; clientUs: number; handlerUs: number }> = {};
+      let inprocCpuUsPerRow = 0;
       for (const kind of ['inproc', 'grpc', 'rest'] as const) {
         const name = `ins_${kind}_${batch}`;
         if (kind === 'inproc') await inproc.createCollection({ name, dimension: DIM, metricType: 'L2' });
         else if (kind === 'grpc') await grpc.createCollection({ collection_name: name, dimension: DIM, metric_type: 'L2' } as Parameters<MilvusClient['createCollection']>[0]);
         else await http.createCollection({ collectionName: name, dimension: DIM, metricType: 'L2' });
-        const handler0 = kind === 'inproc' ? 0 : await serverSeconds(metricsPort, kind, /^(Insert|.*entities\/insert)$/);
+        const sample0 = await scrape(metricsPort);
+        const cpu0 = process.cpuUsage();
         const start = now();
         for (let i = 0; i < rows.length; i += batch) {
           const data = rows.slice(i, i + batch);
@@ -135,17 +169,27 @@ try {
           }
         }
         rates[kind] = rows.length / ((now() - start) / 1000);
-        if (kind !== 'inproc') {
-          // Rows per second of server handler time (after decoding, to the durable ack): the
-          // server's own cost, without the SDK's client-side encoding and the wire.
-          const handlerS = (await serverSeconds(metricsPort, kind, /^(Insert|.*entities\/insert)$/)) - handler0;
-          rates[`${kind}-handler`] = rows.length / handlerS;
+        const clientS = cpuSince(cpu0);
+        if (kind === 'inproc') {
+          inprocCpuUsPerRow = (clientS * 1e6) / rows.length;
+          log(`insert batch ${batch} inproc: ${round(rates.inproc!)} rows/s, ${round(inprocCpuUsPerRow)} CPU us/row`);
+          continue;
         }
-        log(`insert batch ${batch} ${kind}: ${round(rates[kind]!)} rows/s${rates[`${kind}-handler`] ? `, server handlers ${round(rates[`${kind}-handler`]!)} rows/s` : ''}`);
+        // Rows per second of server handler time (after decoding, to the durable ack): the
+        // server's own cost, without the SDK's client-side encoding and the wire.
+        const sample1 = await scrape(metricsPort);
+        const handlerS = handlerSeconds(sample0, sample1, kind, INSERT_METHOD);
+        rates[`${kind}-handler`] = rows.length / handlerS;
+        cost[kind] = { serverUs: ((sample1.cpuS - sample0.cpuS) * 1e6) / rows.length, clientUs: (clientS * 1e6) / rows.length, handlerUs: (handlerS * 1e6) / rows.length };
+        log(`insert batch ${batch} ${kind}: ${round(rates[kind]!)} rows/s, server handlers ${round(rates[`${kind}-handler`]!)} rows/s; CPU per row: server ${round(cost[kind]!.serverUs)} us, client (SDK) ${round(cost[kind]!.clientUs)} us`);
       }
       for (const kind of ['grpc', 'rest'] as const) {
-        emit({ bench: 'server-insert', metric: `${kind} insert rows/s`, unit: 'rows/s', value: rates[kind]!, baseline: rates.inproc!, baselineName: 'in-process Database.insert', better: 'higher', batch, rows: ROWS });
-        emit({ bench: 'server-insert', metric: `${kind} insert rows/s of server handler time`, unit: 'rows/s', value: rates[`${kind}-handler`]!, baseline: rates.inproc!, baselineName: 'in-process Database.insert', better: 'higher', batch, rows: ROWS });
+        const c = cost[kind]!;
+        const where = { serverCpuUsPerRow: c.serverUs, clientCpuUsPerRow: c.clientUs, handlerUsPerRow: c.handlerUs, inprocCpuUsPerRow };
+        emit({ bench: 'server-insert', metric: `${kind} insert rows/s`, unit: 'rows/s', value: rates[kind]!, baseline: rates.inproc!, baselineName: 'in-process Database.insert', better: 'higher', batch, rows: ROWS, ...where });
+        emit({ bench: 'server-insert', metric: `${kind} insert rows/s of server handler time`, unit: 'rows/s', value: rates[`${kind}-handler`]!, baseline: rates.inproc!, baselineName: 'in-process Database.insert', better: 'higher', batch, rows: ROWS, ...where });
+        emit({ bench: 'server-insert', metric: `${kind} insert rows per server CPU-second`, unit: 'rows/CPU-s', value: 1e6 / c.serverUs, baseline: 1e6 / inprocCpuUsPerRow, baselineName: 'in-process Database.insert, rows per CPU-second of this process', better: 'higher', batch, rows: ROWS, ...where });
+        emit({ bench: 'server-insert', metric: `${kind} insert rows per client (SDK) CPU-second`, unit: 'rows/CPU-s', value: 1e6 / c.clientUs, baseline: 1e6 / inprocCpuUsPerRow, baselineName: 'in-process Database.insert, rows per CPU-second of this process', better: 'higher', batch, rows: ROWS, ...where });
       }
       goals.add(`insert batch ${batch}: gRPC >= 60% of in-process`, rates.grpc! / rates.inproc!, '>=', 0.6, 'x in-process');
     }
@@ -172,6 +216,7 @@ try {
       await grpc.search({ collection_name: 'search', data: q(i), limit: 10 });
     }
     const inLat: number[] = [];
+    const inCpu0 = process.cpuUsage();
     const inStart = now();
     for (let i = 0; now() - inStart < SECONDS * 1000; i++) {
       const s = now();
@@ -179,13 +224,16 @@ try {
       inLat.push(now() - s);
     }
     const inQps = inLat.length / ((now() - inStart) / 1000);
-    log(`search in-process: ${round(inQps)} QPS, p50 ${round(percentile(inLat, 0.5))} ms`);
+    const inCpuUsPerQuery = (cpuSince(inCpu0) * 1e6) / inLat.length;
+    log(`search in-process: ${round(inQps)} QPS, p50 ${round(percentile(inLat, 0.5))} ms, ${round(inCpuUsPerQuery)} CPU us/query`);
     for (const kind of ['grpc', 'rest'] as const) {
       for (const c of CONCURRENCY) {
         const grpcs = kind === 'grpc' ? Array.from({ length: c }, () => grpcClient(port)) : [];
         await Promise.all(grpcs.map((x) => x.connectPromise));
         const https = kind === 'rest' ? Array.from({ length: c }, () => new HttpClient({ endpoint: `http://127.0.0.1:${port}` })) : [];
         const lat: number[] = [];
+        const sample0 = await scrape(metricsPort);
+        const cpu0 = process.cpuUsage();
         const start = now();
         let next = 0;
         await Promise.all(
@@ -204,9 +252,15 @@ try {
           }),
         );
         const qps = lat.length / ((now() - start) / 1000);
+        const clientUs = (cpuSince(cpu0) * 1e6) / lat.length;
+        const sample1 = await scrape(metricsPort);
+        const serverUs = ((sample1.cpuS - sample0.cpuS) * 1e6) / lat.length;
+        const handlerUs = (handlerSeconds(sample0, sample1, kind, /^(Search|.*entities\/search)$/) * 1e6) / lat.length;
         for (const x of grpcs) x.closeConnection?.();
-        log(`search ${kind} x${c}: ${round(qps)} QPS, p50 ${round(percentile(lat, 0.5))} ms, p99 ${round(percentile(lat, 0.99))} ms`);
-        emit({ bench: 'server-search', metric: `${kind} search QPS, ${c} clients`, unit: 'QPS', value: qps, baseline: inQps, baselineName: 'in-process db.read.search, 1 caller', better: 'higher', clients: c, n: SEARCH_ROWS, p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99), inprocP50Ms: percentile(inLat, 0.5) });
+        log(`search ${kind} x${c}: ${round(qps)} QPS, p50 ${round(percentile(lat, 0.5))} ms, p99 ${round(percentile(lat, 0.99))} ms; CPU per query: server ${round(serverUs)} us, client (SDK) ${round(clientUs)} us`);
+        const where = { serverCpuUsPerQuery: serverUs, clientCpuUsPerQuery: clientUs, handlerUsPerQuery: handlerUs, inprocCpuUsPerQuery: inCpuUsPerQuery };
+        emit({ bench: 'server-search', metric: `${kind} search QPS, ${c} clients`, unit: 'QPS', value: qps, baseline: inQps, baselineName: 'in-process db.read.search, 1 caller', better: 'higher', clients: c, n: SEARCH_ROWS, p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99), inprocP50Ms: percentile(inLat, 0.5), ...where });
+        emit({ bench: 'server-search', metric: `${kind} search server CPU per query, ${c} clients`, unit: 'us', value: serverUs, baseline: inCpuUsPerQuery, baselineName: 'in-process db.read.search, CPU per query of this process', better: 'lower', clients: c, n: SEARCH_ROWS, ...where });
       }
     }
   } finally {

@@ -10,12 +10,14 @@
  * Every problem with a request is a MilvusError with code 1100 (ParameterInvalid) naming the
  * field, so the client sees what to fix; nothing here touches data.
  */
+import { endianness } from 'node:os';
 import type { CollectionSchema, DataType, FieldSchema, ScalarElementType } from '../db/types.js';
 import { DATA_TYPES } from '../db/types.js';
 import { MilvusCode, MilvusError, milvusMessage } from './milvus-error.js';
 import type { CollectionDescription } from './service.js';
 
 export const DYNAMIC_FIELD = '$meta';
+const LITTLE_ENDIAN = endianness() === 'LE';
 export const COUNT_FIELD = 'count(*)';
 
 // ---- message shapes (the parts we read or write) ---------------------------------------------
@@ -29,13 +31,18 @@ interface TypedArrayMsg<T> {
   data: T[];
 }
 
+/** FloatArray and LongArray as the typed-array codecs decode them (grpc-proto.ts), or as arrays. */
+interface NumericArrayMsg<T> {
+  data: ArrayLike<T>;
+}
+
 export interface ScalarFieldMsg {
   /** oneof discriminator: which of the members below is set. */
   data?: string;
   bool_data?: TypedArrayMsg<boolean> | null;
   int_data?: TypedArrayMsg<number> | null;
-  long_data?: TypedArrayMsg<string | number> | null;
-  float_data?: TypedArrayMsg<number> | null;
+  long_data?: NumericArrayMsg<string | number | bigint> | null;
+  float_data?: NumericArrayMsg<number> | null;
   double_data?: TypedArrayMsg<number> | null;
   string_data?: TypedArrayMsg<string> | null;
   json_data?: TypedArrayMsg<Uint8Array> | null;
@@ -46,7 +53,7 @@ export interface ScalarFieldMsg {
 export interface VectorFieldMsg {
   dim?: string | number;
   data?: string;
-  float_vector?: TypedArrayMsg<number> | null;
+  float_vector?: NumericArrayMsg<number> | null;
   [other: string]: unknown;
 }
 
@@ -75,7 +82,7 @@ export interface ValueFieldMsg {
 export interface TemplateArrayValueMsg {
   data?: string;
   bool_data?: TypedArrayMsg<boolean> | null;
-  long_data?: TypedArrayMsg<string | number> | null;
+  long_data?: NumericArrayMsg<string | number | bigint> | null;
   double_data?: TypedArrayMsg<number> | null;
   string_data?: TypedArrayMsg<string> | null;
   array_data?: { data: TemplateArrayValueMsg[] } | null;
@@ -317,8 +324,9 @@ const DATA_KEY: Record<string, string> = {
   Array: 'array_data',
 };
 
-function scalarValues(s: ScalarFieldMsg, key: string): unknown[] {
-  const holder = s[key] as { data?: unknown[] } | null | undefined;
+/** The values of a ScalarField member: an array, or a typed array (FloatArray, LongArray). */
+function scalarValues(s: ScalarFieldMsg, key: string): ArrayLike<unknown> {
+  const holder = s[key] as { data?: ArrayLike<unknown> } | null | undefined;
   return holder?.data ?? [];
 }
 
@@ -337,7 +345,7 @@ function arrayElements(el: ScalarFieldMsg | null | undefined, et: ScalarElementT
   const want = DATA_KEY[et]!;
   if (el.data !== want) throw invalid(milvusMessage(`row ${row}: field ${field} is an Array of ${et} and needs ${want} elements, got ${el.data}`, { field }));
   const values = scalarValues(el, want);
-  return et === 'Int64' ? values.map((x) => BigInt(x as string)) : values;
+  return et === 'Int64' ? Array.from(values, bigintOf) : Array.isArray(values) ? values : Array.from(values);
 }
 
 /** Which rows hold a value: all of them, or those marked in valid_data. */
@@ -364,12 +372,33 @@ function setOwn(row: Record<string, unknown>, key: string, value: unknown): void
 }
 
 /**
- * Columnar fields_data as row objects for MilvusService.insert/upsert. Int64 values become
- * bigint, float vectors Float32Array views of one buffer per column, JSON values parsed,
- * `$meta` keys merged into each row as dynamic keys, and a value marked invalid in valid_data is
- * left out of its row (so the engine applies the field's default, or null when nullable).
+ * A request's fields_data, checked against the schema, as columns of n rows:
+ *   - `columns`: schema field -> one value per row, `undefined` where valid_data marks the row
+ *     invalid (the engine then applies the field's default, or null when nullable). Int64 values
+ *     are bigint (a BigInt64Array when every row has one), Float values numbers (a Float32Array
+ *     as decoded), JSON values parsed, Array values plain arrays; a FloatVector is one flat
+ *     Float32Array of n * dim (the engine copies it in one call);
+ *   - `dynamic`: the parsed `$meta` object of each row (null when the row has none), or undefined
+ *     when the request carries no dynamic field.
  */
-export function rowsFromFieldsData(schema: CollectionSchema, fieldsData: readonly FieldDataMsg[], numRows: number): Record<string, unknown>[] {
+export interface FieldColumns {
+  n: number;
+  columns: Map<string, ArrayLike<unknown>>;
+  vectorField: string | undefined;
+  dim: number;
+  dynamic: (Record<string, unknown> | null)[] | undefined;
+}
+
+/** Int64 input (a decimal string as proto-loader gives it, a number, or bigint) as bigint. */
+function bigintOf(x: unknown): bigint {
+  return typeof x === 'bigint' ? x : BigInt(x as string | number);
+}
+
+/**
+ * Check columnar fields_data against the schema and return it as columns (see FieldColumns).
+ * Every problem is a ParameterInvalid naming the field (and row); nothing is written.
+ */
+export function columnsFromFieldsData(schema: CollectionSchema, fieldsData: readonly FieldDataMsg[], numRows: number): FieldColumns {
   if (!Array.isArray(fieldsData) || fieldsData.length === 0) throw invalid('fields_data is empty: nothing to insert');
   const byName = new Map(schema.fields.map((f) => [f.name, f]));
   let n = numRows;
@@ -382,7 +411,7 @@ export function rowsFromFieldsData(schema: CollectionSchema, fieldsData: readonl
     }
   }
   if (!(n > 0)) throw invalid('no rows to write: num_rows is 0');
-  const rows: Record<string, unknown>[] = Array.from({ length: n }, () => ({}));
+  const out: FieldColumns = { n, columns: new Map(), vectorField: undefined, dim: 0, dynamic: undefined };
   const seen = new Set<string>();
   for (const fd of fieldsData) {
     const name = fd.field_name;
@@ -393,6 +422,7 @@ export function rowsFromFieldsData(schema: CollectionSchema, fieldsData: readonl
       if (fd.scalars?.data !== 'json_data') throw invalid(milvusMessage(`the dynamic field ${name} needs json_data values`, { field: name }));
       const values = scalarValues(fd.scalars, 'json_data') as Uint8Array[];
       const { valid, dense } = validity(fd, n, values.length);
+      const dynamic = (out.dynamic ??= new Array<Record<string, unknown> | null>(n).fill(null));
       let p = 0;
       for (let i = 0; i < n; i++) {
         if (valid && !valid[i]) {
@@ -402,11 +432,12 @@ export function rowsFromFieldsData(schema: CollectionSchema, fieldsData: readonl
         const obj = parseJsonBytes(values[p++]!, name, i);
         if (obj === null) continue;
         if (typeof obj !== 'object' || Array.isArray(obj)) throw invalid(milvusMessage(`row ${i}: the dynamic field ${name} must hold a JSON object`, { field: name }));
-        const row = rows[i]!;
-        for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+        for (const k of Object.keys(obj)) {
           if (byName.has(k)) throw invalid(milvusMessage(`row ${i}: dynamic key ${k} has the name of a field of the schema`, { field: k }));
-          setOwn(row, k, v);
         }
+        const prev = dynamic[i];
+        if (prev) for (const [k, v] of Object.entries(obj)) setOwn(prev, k, v);
+        else dynamic[i] = obj as Record<string, unknown>;
       }
       continue;
     }
@@ -425,14 +456,15 @@ export function rowsFromFieldsData(schema: CollectionSchema, fieldsData: readonl
       if (flat.length !== n * dim) {
         throw invalid(milvusMessage(`field ${name} has ${flat.length} numbers for ${n} rows of dim ${dim}: every vector must have ${dim} dimensions`, { field: name }));
       }
-      const all = Float32Array.from(flat);
-      for (let i = 0; i < n; i++) rows[i]![name] = all.subarray(i * dim, (i + 1) * dim);
+      out.columns.set(name, flat instanceof Float32Array ? flat : Float32Array.from(flat));
+      out.vectorField = name;
+      out.dim = dim;
       continue;
     }
     const key = DATA_KEY[f.dataType]!;
     const s = fd.scalars;
     if (!s || s.data !== key) throw invalid(milvusMessage(`field ${name} is ${f.dataType} and needs ${key} values, got ${s?.data ?? (fd.vectors ? 'vectors' : 'nothing')}`, { field: name }));
-    let values: unknown[];
+    let values: ArrayLike<unknown>;
     if (f.dataType === 'Array') {
       const et = f.elementType!;
       values = (s.array_data?.data ?? []).map((el: ScalarFieldMsg | null, i: number) => arrayElements(el, et, name, i));
@@ -440,6 +472,14 @@ export function rowsFromFieldsData(schema: CollectionSchema, fieldsData: readonl
       values = scalarValues(s, key);
     }
     const { valid, dense } = validity(fd, n, values.length);
+    const int64 = f.dataType === 'Int64';
+    const json = f.dataType === 'JSON';
+    if (valid === null && !json && (!int64 || values instanceof BigInt64Array)) {
+      out.columns.set(name, values); // every row has its value, already in its final form
+      continue;
+    }
+    const col = new Array<unknown>(n);
+    let any = false;
     let p = 0;
     for (let i = 0; i < n; i++) {
       if (valid && !valid[i]) {
@@ -447,13 +487,81 @@ export function rowsFromFieldsData(schema: CollectionSchema, fieldsData: readonl
         continue;
       }
       const raw = values[p++];
-      let v: unknown = raw;
-      if (f.dataType === 'Int64') v = BigInt(raw as string | number);
-      else if (f.dataType === 'JSON') v = parseJsonBytes(raw as Uint8Array, name, i);
-      rows[i]![name] = v;
+      col[i] = int64 ? bigintOf(raw) : json ? parseJsonBytes(raw as Uint8Array, name, i) : raw;
+      any = true;
+    }
+    // A column with no value at all is a field left out (as rows without the key).
+    if (any) out.columns.set(name, col);
+  }
+  return out;
+}
+
+/**
+ * Columns as the engine's columnar insert input ({ field: values }, dynamic keys as extra
+ * columns), or null when the dynamic keys cannot be columns without changing what is stored:
+ * a reserved key (`$...`, `__proto__`, refused by the engine with a row-level message), or rows
+ * whose keys come in different orders (the engine would store each row's `$meta` keys in column
+ * order). The caller then writes rows (columnsToRows).
+ */
+export function engineColumns(c: FieldColumns): Record<string, unknown> | null {
+  const columns: Record<string, unknown> = {};
+  for (const [name, col] of c.columns) setOwn(columns, name, col);
+  if (!c.dynamic) return columns;
+  const keys = new Map<string, { at: number; values: unknown[] }>();
+  const n = c.n;
+  for (let i = 0; i < n; i++) {
+    const obj = c.dynamic[i];
+    if (!obj) continue;
+    let last = -1;
+    for (const k of Object.keys(obj)) {
+      if (k === '__proto__' || k.startsWith('$')) return null;
+      let key = keys.get(k);
+      if (!key) {
+        key = { at: keys.size, values: new Array<unknown>(n) };
+        keys.set(k, key);
+      }
+      if (key.at <= last) return null;
+      last = key.at;
+      key.values[i] = obj[k];
     }
   }
+  for (const [k, { values }] of keys) columns[k] = values;
+  return columns;
+}
+
+/** Columns as row objects (MilvusService.insert/upsert): vectors as views of the flat column. */
+export function columnsToRows(c: FieldColumns): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = Array.from({ length: c.n }, () => ({}));
+  for (const [name, col] of c.columns) {
+    if (name === c.vectorField) {
+      const flat = col as Float32Array;
+      const dim = c.dim;
+      for (let i = 0; i < c.n; i++) rows[i]![name] = flat.subarray(i * dim, (i + 1) * dim);
+      continue;
+    }
+    for (let i = 0; i < c.n; i++) {
+      const v = col[i];
+      if (v !== undefined) rows[i]![name] = v;
+    }
+  }
+  if (c.dynamic) {
+    c.dynamic.forEach((obj, i) => {
+      if (!obj) return;
+      const row = rows[i]!;
+      for (const [k, v] of Object.entries(obj)) setOwn(row, k, v);
+    });
+  }
   return rows;
+}
+
+/**
+ * Columnar fields_data as row objects for MilvusService.insert/upsert. Int64 values become
+ * bigint, float vectors Float32Array views of one buffer per column, JSON values parsed,
+ * `$meta` keys merged into each row as dynamic keys, and a value marked invalid in valid_data is
+ * left out of its row (so the engine applies the field's default, or null when nullable).
+ */
+export function rowsFromFieldsData(schema: CollectionSchema, fieldsData: readonly FieldDataMsg[], numRows: number): Record<string, unknown>[] {
+  return columnsToRows(columnsFromFieldsData(schema, fieldsData, numRows));
 }
 
 // ---- rows -> fields_data (Query / Search results) ---------------------------------------------
@@ -467,7 +575,8 @@ function scalarColumn(f: FieldSchema, values: unknown[]): ScalarFieldMsg {
     case 'Int32':
       return { int_data: { data: values.map((v) => (typeof v === 'number' ? v : 0)) } };
     case 'Int64':
-      return { long_data: { data: values.map((v) => (typeof v === 'bigint' || typeof v === 'number' ? String(v) : '0')) } };
+      // bigint/number as is: the responses holding these are encoded by the typed-array codecs.
+      return { long_data: { data: values.map((v) => (typeof v === 'bigint' || typeof v === 'number' ? v : 0)) } };
     case 'Float':
       return { float_data: { data: values.map((v) => (typeof v === 'number' ? v : 0)) } };
     case 'Double':
@@ -486,19 +595,30 @@ function scalarColumn(f: FieldSchema, values: unknown[]): ScalarFieldMsg {
   }
 }
 
+const bigintAsNumber = (_k: string, x: unknown): unknown => (typeof x === 'bigint' ? Number(x) : x);
+
 function jsonBytes(v: unknown): Buffer {
-  return v === null || v === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? Number(x) : x)), 'utf8');
+  if (v === null || v === undefined) return Buffer.alloc(0);
+  let text: string;
+  try {
+    text = JSON.stringify(v); // no replacer: several times faster; throws only on a bigint
+  } catch {
+    text = JSON.stringify(v, bigintAsNumber);
+  }
+  return Buffer.from(text, 'utf8');
 }
 
 function columnOf(f: FieldSchema, fieldId: number | undefined, rows: readonly Record<string, unknown>[]): FieldDataMsg {
   const base: FieldDataMsg = { type: f.dataType, field_name: f.name, ...(fieldId !== undefined ? { field_id: String(fieldId) } : {}), is_dynamic: false };
   if (f.dataType === 'FloatVector') {
     const dim = f.dim!;
-    const flat: number[] = new Array<number>(rows.length * dim);
-    rows.forEach((r, i) => {
-      const v = r[f.name] as ArrayLike<number> | undefined;
-      for (let k = 0; k < dim; k++) flat[i * dim + k] = v ? v[k]! : 0;
-    });
+    const flat = new Float32Array(rows.length * dim);
+    for (let i = 0; i < rows.length; i++) {
+      const v = rows[i]![f.name] as ArrayLike<number> | undefined;
+      if (!v) continue;
+      if (v.length === dim && (v instanceof Float32Array || Array.isArray(v))) flat.set(v, i * dim);
+      else for (let k = 0; k < dim; k++) flat[i * dim + k] = v[k] ?? 0;
+    }
     return { ...base, vectors: { dim: String(dim), float_vector: { data: flat } } };
   }
   const values = rows.map((r) => r[f.name]);
@@ -573,9 +693,13 @@ export function vectorsFromPlaceholders(group: Record<string, unknown>): Float32
   if (values.length === 0) throw invalid('the search request has no query vectors');
   return values.map((bytes, i) => {
     if (bytes.byteLength % 4 !== 0) throw invalid(`query vector ${i} has ${bytes.byteLength} bytes, not a whole number of float32 values`);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const out = new Float32Array(bytes.byteLength / 4);
-    for (let k = 0; k < out.length; k++) out[k] = view.getFloat32(k * 4, true);
+    if (LITTLE_ENDIAN) {
+      new Uint8Array(out.buffer).set(bytes);
+    } else {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let k = 0; k < out.length; k++) out[k] = view.getFloat32(k * 4, true);
+    }
     return out;
   });
 }
@@ -586,7 +710,7 @@ function templateArray(a: TemplateArrayValueMsg | null | undefined): unknown[] {
     case 'bool_data':
       return a.bool_data?.data ?? [];
     case 'long_data':
-      return (a.long_data?.data ?? []).map((x) => int64Value(x));
+      return Array.from(a.long_data?.data ?? [], (x) => int64Value(x));
     case 'double_data':
       return a.double_data?.data ?? [];
     case 'string_data':

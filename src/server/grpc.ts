@@ -30,7 +30,9 @@ import {
   kvMap,
   parseJsonParam,
   planOutputs,
-  rowsFromFieldsData,
+  columnsFromFieldsData,
+  columnsToRows,
+  engineColumns,
   rowsToFieldsData,
   schemaFromProto,
   schemaToProto,
@@ -105,9 +107,27 @@ function kvObject(list: KeyValuePair[] | undefined | null): Record<string, unkno
   return Object.fromEntries(kvMap(list));
 }
 
+/** IDs (int_id as bigints: only for responses encoded by the typed-array codecs, FAST_RESPONSES). */
 function idsMessage(schema: CollectionSchema, ids: ReadonlyArray<bigint | string>): Record<string, unknown> {
   const pk = schema.fields.find((f) => f.isPrimaryKey)!;
-  return pk.dataType === 'VarChar' ? { str_id: { data: ids.map(String) } } : { int_id: { data: ids.map(String) } };
+  return pk.dataType === 'VarChar' ? { str_id: { data: ids.map(String) } } : { int_id: { data: ids } };
+}
+
+/**
+ * Methods whose requests are decoded by the typed-array codecs of grpc-proto.ts (float vectors
+ * as one Float32Array, int64 columns as a BigInt64Array), and whose responses are encoded by
+ * them (handlers may answer Float32Array vectors and bigint int64 values: idsMessage,
+ * rowsToFieldsData). Every other method keeps proto-loader's codecs.
+ */
+const FAST_REQUESTS = ['Insert', 'Upsert', 'Search', 'HybridSearch'] as const;
+const FAST_RESPONSES = ['Insert', 'Upsert', 'Search', 'HybridSearch', 'Query'] as const;
+
+/** proto-loader's MilvusService definition with the typed-array codecs on the hot methods (a copy). */
+function serverDefinition(proto: MilvusProto): grpc.ServiceDefinition {
+  const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = { ...proto.milvusService };
+  for (const m of FAST_REQUESTS) def[m] = { ...def[m]!, requestDeserialize: proto.requestDecoder(m) };
+  for (const m of FAST_RESPONSES) def[m] = { ...def[m]!, responseSerialize: proto.responseEncoder(m) as (value: unknown) => Buffer };
+  return def as grpc.ServiceDefinition;
 }
 
 /** One search (top-level Search, or one request of a HybridSearch) as a service search. */
@@ -197,9 +217,16 @@ function handlers(service: MilvusService, proto: MilvusProto): Record<string, Ha
       throw invalid('partial update (partial_update, field_ops) is not supported by vecwal: upsert whole rows');
     }
     const d = service.describeCollection(ctx.db, str(req.collection_name));
-    const rows = rowsFromFieldsData(d.schema, req.fields_data as FieldDataMsg[], Number(req.num_rows ?? 0));
+    const fc = columnsFromFieldsData(d.schema, req.fields_data as FieldDataMsg[], Number(req.num_rows ?? 0));
     const partition = optional(req.partition_name);
-    const r = upsert ? await service.upsert(ctx.db, d.collectionName, rows, partition) : await service.insert(ctx.db, d.collectionName, rows, partition);
+    // The engine's columnar form (one copy of the vectors); rows only when $meta keys cannot be columns.
+    const columns = engineColumns(fc);
+    let r;
+    if (columns) r = upsert ? await service.upsertColumns(ctx.db, d.collectionName, columns, partition) : await service.insertColumns(ctx.db, d.collectionName, columns, partition);
+    else {
+      const rows = columnsToRows(fc);
+      r = upsert ? await service.upsert(ctx.db, d.collectionName, rows, partition) : await service.insert(ctx.db, d.collectionName, rows, partition);
+    }
     return {
       IDs: idsMessage(d.schema, r.ids),
       succ_index: r.ids.map((_, i) => i),
@@ -591,7 +618,9 @@ function indexDescriptions(service: MilvusService, ctx: Ctx, req: Req): Record<s
  */
 export function createGrpcServer(service: MilvusService, options: GrpcOptions): grpc.Server {
   const proto = milvusProto();
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': options.maxRequestBytes, 'grpc.max_send_message_length': -1 });
+  // Channelz (grpc-js's per-call and per-socket call counters and traces) is off: vecwal serves
+  // no channelz service to read them, and its bookkeeping runs on every call.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': options.maxRequestBytes, 'grpc.max_send_message_length': -1, 'grpc.enable_channelz': 0 });
   const table = handlers(service, proto);
   const { auth, observe, logger } = options;
 
@@ -655,7 +684,7 @@ export function createGrpcServer(service: MilvusService, options: GrpcOptions): 
     const statusOnly = proto.methods.get(method)?.responseType === 'common.Status';
     impl[method] = unary(method, table[method], statusOnly);
   }
-  server.addService(proto.milvusService, impl);
+  server.addService(serverDefinition(proto), impl);
 
   const telemetry: Record<string, Handler> = {
     ClientHeartbeat: () => ({ server_timestamp: String(Date.now()), commands: [] }),

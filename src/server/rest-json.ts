@@ -9,6 +9,9 @@
  * number for everything exact and a bigint for larger integers. It runs only when the body has
  * an integer literal of 16 digits or more (a cheap regular-expression scan); every other body
  * goes through the native `JSON.parse`, several times faster, and gives the same value.
+ * (Checking the parsed value for numbers beyond 2^53 instead of scanning the text is cheaper
+ * per number once optimized, but touching every element of a freshly parsed multi-megabyte
+ * body costs more than the scan: measured end to end with 10,000-row inserts.)
  *
  * Output: a small serializer that writes bigint (Int64 values) as JSON strings, or, when the
  * client sent `Accept-Type-Allow-Int64: true`, as bare JSON numbers with every digit; and

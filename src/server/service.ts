@@ -808,11 +808,25 @@ export class MilvusService {
     return this.write(dbName, collection, rows, partitionName, true);
   }
 
-  private async write(dbName: string | undefined, collection: string, rows: readonly Record<string, unknown>[], partitionName: string | undefined, upsert: boolean): Promise<WriteResult> {
+  /**
+   * Insert columns: the engine's columnar form ({ field: values }, one value per row, `undefined`
+   * for none; a FloatVector column may be one flat Float32Array of rows * dim, copied in one
+   * call; columns that are not schema fields are dynamic keys). Same rules and errors as rows.
+   */
+  async insertColumns(dbName: string | undefined, collection: string, columns: Record<string, unknown>, partitionName?: string): Promise<WriteResult> {
+    return this.write(dbName, collection, columns, partitionName, false);
+  }
+
+  async upsertColumns(dbName: string | undefined, collection: string, columns: Record<string, unknown>, partitionName?: string): Promise<WriteResult> {
+    return this.write(dbName, collection, columns, partitionName, true);
+  }
+
+  private async write(dbName: string | undefined, collection: string, rows: readonly Record<string, unknown>[] | Record<string, unknown>, partitionName: string | undefined, upsert: boolean): Promise<WriteResult> {
     const db = this.db(dbName);
     const name = this.resolve(db, collection);
     if (partitionName) checkPartitions([partitionName], name);
-    if (!Array.isArray(rows) || rows.length === 0) throw new MilvusError(MilvusCode.ParameterInvalid, 'no rows to write: data should be a non-empty list of rows');
+    const empty = Array.isArray(rows) ? rows.length === 0 : typeof rows !== 'object' || rows === null || Object.keys(rows).length === 0;
+    if (empty) throw new MilvusError(MilvusCode.ParameterInvalid, 'no rows to write: data should be a non-empty list of rows');
     const r = await this.wrap(() => (upsert ? db.engine.upsert(name, rows) : db.engine.insert(name, rows)));
     return { count: r.insertCount, ids: r.ids, timestamp: this.clock.now() };
   }
@@ -860,8 +874,7 @@ export class MilvusService {
     });
   }
 
-  private vectorField(db: OpenDatabase, name: string, annsField: string | undefined): FieldSchema {
-    const schema = db.engine.describeCollection(name).schema;
+  private vectorField(db: OpenDatabase, name: string, annsField: string | undefined, schema: CollectionSchema = db.engine.describeCollection(name).schema): FieldSchema {
     const vector = schema.fields.find((f) => f.dataType === 'FloatVector')!;
     if (annsField && annsField !== vector.name) {
       throw new MilvusError(MilvusCode.ParameterInvalid, milvusMessage(`annsField ${annsField} is not the collection's vector field (${vector.name})`, { collection: name }));
@@ -887,7 +900,8 @@ export class MilvusService {
   }
 
   private async searchOne(db: OpenDatabase, name: string, req: Omit<SearchRequest, 'collectionName'>, outputFields: string[] | undefined): Promise<SearchResultRow[][]> {
-    const vector = this.vectorField(db, name, req.annsField);
+    const schema = db.engine.describeCollection(name).schema; // a copy per call: read it once
+    const vector = this.vectorField(db, name, req.annsField, schema);
     if (req.groupingField) throw new MilvusError(MilvusCode.ParameterInvalid, 'grouping search is not supported by vecwal');
     if (!Array.isArray(req.data) || req.data.length === 0) throw new MilvusError(MilvusCode.ParameterInvalid, 'search needs at least one query vector');
     for (const [i, v] of req.data.entries()) {
@@ -896,7 +910,7 @@ export class MilvusService {
         throw new MilvusError(MilvusCode.ParameterInvalid, milvusMessage(`the dimension of query vector ${i} is ${v.length}, but the field ${vector.name} has dim ${vector.dim}`, { collection: name }));
       }
     }
-    const collectionMetric = db.engine.describeCollection(name).schema.metricType;
+    const collectionMetric = schema.metricType;
     const metric = checkMetric(req.metricType);
     if (metric && metric !== collectionMetric) {
       throw new MilvusError(MilvusCode.ParameterInvalid, milvusMessage(`metric type not match: invalid parameter[expected=${collectionMetric}][actual=${metric}]`, { collection: name }));
