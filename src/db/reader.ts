@@ -4,7 +4,7 @@
  * (read-your-writes): the memtable is searched like any segment.
  */
 import { VecwalError, invalidArgument } from '../errors.js';
-import { compileFilter, extractPrimaryKeyLookup, parseFilter, type FilterSchema, type RowPredicate } from '../filter/index.js';
+import { compileBatchFilter, extractPrimaryKeyLookup, parseFilter, type BatchFilter, type FilterSchema, type RowPredicate } from '../filter/index.js';
 import { createResidentBlock, createResidentBlockFromParts, mergeTopK, searchBlock, simdAvailable, type SearchHit, type VectorBlock } from '../search/index.js';
 import { batchRow, rowView } from './columns.js';
 import { normalizePrimaryKey } from './schema.js';
@@ -56,7 +56,7 @@ export class Reader {
     const c = this.db.collection(name);
     const fields = this.outputs(c, outputFields);
     const want = new Set<PrimaryKey>(ids.map((v) => normalizePrimaryKey(c.schema, v)));
-    return this.scan(c, (row) => want.has(row[c.pkField] as PrimaryKey), fields, 0, want.size);
+    return this.scan(c, predicateMatcher(c, (row) => want.has(row[c.pkField] as PrimaryKey)), fields, 0, want.size);
   }
 
   async query(name: string, o: QueryOptions = {}): Promise<Row[]> {
@@ -66,32 +66,44 @@ export class Reader {
     const filter = o.filter ?? '';
     if (filter.trim() === '' && o.limit === undefined) throw invalidArgument('query needs a filter or a limit');
     const ast = parseFilter(filter);
-    const pred = compileFilter(ast, filterSchema(c.schema), o.exprParams);
+    const bf = compileBatchFilter(ast, filterSchema(c.schema), o.exprParams);
     const pks = extractPrimaryKeyLookup(ast, c.pkField);
     if (pks) {
       const want = new Set<PrimaryKey>(pks.map((v) => normalizePrimaryKey(c.schema, v)));
-      return this.scan(c, (row) => want.has(row[c.pkField] as PrimaryKey) && pred(row), fields, offset, limit);
+      return this.scan(c, filterMatcher(c, bf), fields, offset, limit, (row) => want.has(row[c.pkField] as PrimaryKey));
     }
-    return this.scan(c, pred, fields, offset, limit);
+    return this.scan(c, filterMatcher(c, bf), fields, offset, limit);
   }
 
-  private async scan(c: Collection, pred: RowPredicate, fields: string[], offset: number, limit: number): Promise<Row[]> {
+  /**
+   * Live matching rows in segment, block and row order, from `offset`, at most `limit`. Blocks
+   * are matched in chunks that grow from SCAN_CHUNK_MIN rows, so a small limit stops early
+   * without evaluating the filter over a whole large segment. `also` is checked on each
+   * matching row after it is built.
+   */
+  private async scan(c: Collection, matcher: BlockMatcher, fields: string[], offset: number, limit: number, also?: RowPredicate): Promise<Row[]> {
     const out: Row[] = [];
     let skipped = 0;
     for (const seg of c.segments.slice()) {
       await seg.load();
       for (const block of seg.blocks) {
-        const view = rowView(c.schema, block.batch);
-        for (let i = 0; i < block.batch.count; i++) {
-          if (getBit(block.deleted, i)) continue;
-          if (!pred(view.at(i))) continue;
-          const row = batchRow(c.schema, block.batch, i, NESTED);
-          if (skipped < offset) {
-            skipped++;
-            continue;
+        const n = block.batch.count;
+        const match = matcher(block);
+        for (let start = 0, chunk = SCAN_CHUNK_MIN; start < n; start += chunk, chunk = Math.min(chunk * 2, SCAN_CHUNK_MAX)) {
+          const words = match(start, Math.min(start + chunk, n));
+          for (let w = 0; w < words.length; w++) {
+            for (let m = words[w]! | 0; m !== 0; m &= m - 1) {
+              const i = start + (w << 5) + (31 - Math.clz32(m & -m));
+              const row = batchRow(c.schema, block.batch, i, NESTED);
+              if (also && !also(row)) continue;
+              if (skipped < offset) {
+                skipped++;
+                continue;
+              }
+              out.push(pick(row, fields));
+              if (out.length >= limit) return out;
+            }
           }
-          out.push(pick(row, fields));
-          if (out.length >= limit) return out;
         }
       }
     }
@@ -110,7 +122,7 @@ export class Reader {
     const { limit, offset } = this.window({ ...o, limit: o.limit ?? 10 });
     const k = limit + offset;
     const fields = this.outputs(c, o.outputFields);
-    const pred = o.filter && o.filter.trim() !== '' ? compileFilter(o.filter, filterSchema(c.schema), o.exprParams) : null;
+    const pred = o.filter && o.filter.trim() !== '' ? compileBatchFilter(o.filter, filterSchema(c.schema), o.exprParams) : null;
     const perQuery: Hit[][][] = Array.from({ length: nq }, () => []);
     for (const seg of c.segments.slice()) {
       await seg.load();
@@ -155,6 +167,49 @@ export class Reader {
 
 /** Rows for filters keep dynamic fields under `$meta`, as the filter compiler resolves them. */
 const NESTED = { dynamic: 'nested' } as const;
+
+/** Query scans match a block's rows in chunks from this many rows, doubling up to the max. */
+const SCAN_CHUNK_MIN = 1024;
+const SCAN_CHUNK_MAX = 65536;
+
+/**
+ * The live rows of a block that match, for rows [start, end) (start a multiple of 32), as
+ * words of 32 rows from `start` (bits past `end` clear).
+ */
+type BlockMatcher = (block: Block) => (start: number, end: number) => Uint32Array;
+
+/** The row view of a block for the row closures of a filter, made once per block when needed. */
+function rowsOf(c: Collection, block: Block): () => (i: number) => Row {
+  let at: ((i: number) => Row) | undefined;
+  return () => {
+    // rowView's `at` reads no `this`: it can be called on its own.
+    at ??= rowView(c.schema, block.batch).at;
+    return at;
+  };
+}
+
+/** A compiled filter, evaluated over the block's columns (src/filter/bits.ts). */
+function filterMatcher(c: Collection, bf: BatchFilter): BlockMatcher {
+  return (block) => {
+    const rows = rowsOf(c, block);
+    return (start, end) => bf.bits(block.batch, rows, start, end, block.deleted);
+  };
+}
+
+/** A row predicate, evaluated on the block's row view row by row. */
+function predicateMatcher(c: Collection, pred: RowPredicate): BlockMatcher {
+  return (block) => {
+    const view = rowView(c.schema, block.batch);
+    return (start, end) => {
+      const words = new Uint32Array((end - start + 31) >>> 5);
+      for (let i = start; i < end; i++) {
+        if (getBit(block.deleted, i) || !pred(view.at(i))) continue;
+        words[(i - start) >>> 5]! |= 1 << ((i - start) & 31);
+      }
+      return words;
+    };
+  };
+}
 
 /** The requested fields of a row; dynamic fields are returned as top-level keys (as Milvus). */
 function pick(row: Row, fields: string[]): Row {
@@ -338,7 +393,7 @@ function filterKey(o: { filter?: string; exprParams?: Record<string, unknown> })
   return `${o.filter ?? ''}\u0000${o.exprParams ? JSON.stringify(o.exprParams, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) : ''}`;
 }
 
-function cachedAllowBits(c: Collection, seg: MemSegment, view: SearchView, part: ViewPart, pred: RowPredicate | null, key: string): Uint8Array | undefined {
+function cachedAllowBits(c: Collection, seg: MemSegment, view: SearchView, part: ViewPart, pred: BatchFilter | null, key: string): Uint8Array | undefined {
   if (!view.sealed || !pred) return allowBitsPart(c, seg, part, pred);
   let m = allowCache.get(seg);
   if (!m) allowCache.set(seg, (m = new Map()));
@@ -350,21 +405,49 @@ function cachedAllowBits(c: Collection, seg: MemSegment, view: SearchView, part:
   return bits;
 }
 
-/** Allowed rows of a view part (live, passing the filter) as a bitset, or undefined when all are. */
-function allowBitsPart(c: Collection, seg: MemSegment, part: ViewPart, pred: RowPredicate | null): Uint8Array | undefined {
+/**
+ * Allowed rows of a view part (live, passing the filter) as a bitset, or undefined when all are.
+ * The filter runs over each block's columns (src/filter/bits.ts), deleted rows left out.
+ */
+function allowBitsPart(c: Collection, seg: MemSegment, part: ViewPart, pred: BatchFilter | null): Uint8Array | undefined {
   if (seg.deletedRows === 0 && !pred) return undefined;
   const bits = new Uint8Array((part.block.count + 7) >> 3);
   part.starts.forEach((base, k) => {
     const block = seg.blocks[part.first + k]!;
-    const rv = pred ? rowView(c.schema, block.batch) : null;
+    if (pred) {
+      copyWordsAt(bits, base, pred.bits(block.batch, rowsOf(c, block), 0, block.batch.count, block.deleted), block.batch.count);
+      return;
+    }
     for (let i = 0; i < block.batch.count; i++) {
       if (getBit(block.deleted, i)) continue;
-      if (rv && !pred!(rv.at(i))) continue;
       const j = base + i;
       bits[j >> 3]! |= 1 << (j & 7);
     }
   });
   return bits;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/**
+ * ORs `n` rows of 32-row words (bit j of word w = row 32w + j; bits past n clear) into the
+ * byte bitset `dst` from bit `at` on (bit i & 7 of byte i >> 3).
+ */
+function copyWordsAt(dst: Uint8Array, at: number, words: Uint32Array, n: number): void {
+  const nb = (n + 7) >>> 3;
+  if ((at & 7) === 0 && LITTLE_ENDIAN) {
+    // Same bit order in memory; the byte at `at / 8` holds no earlier rows.
+    dst.set(new Uint8Array(words.buffer, words.byteOffset, nb), at >>> 3);
+    return;
+  }
+  const shift = at & 7;
+  let p = at >>> 3;
+  for (let j = 0; j < nb; j++, p++) {
+    const b = (words[j >>> 2]! >>> ((j & 3) << 3)) & 0xff;
+    if (b === 0) continue;
+    dst[p]! |= (b << shift) & 0xff;
+    if (shift !== 0 && b >>> (8 - shift) !== 0) dst[p + 1]! |= b >>> (8 - shift);
+  }
 }
 
 function toQueries(data: SearchOptions['data'], dim: number): { queries: Float32Array; nq: number } {

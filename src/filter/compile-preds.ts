@@ -17,8 +17,9 @@ import type {
   RangeExpr,
   UnaryExpr,
 } from './ast.js';
-import { compileValue, fieldVal, type Ctx, type Row, type Val, type ValType } from './compile-values.js';
+import { compileValue, fieldVal, type Ctx, type FilterField, type Row, type Val, type ValType } from './compile-values.js';
 import { flattenLogical } from './format.js';
+import { boolFieldPlan, comparePlan, inPlan, isLeaf, isNullPlan, likePlan, rangePlan, type LeafPlan, type Plan } from './plan.js';
 import {
   F,
   NUL,
@@ -33,13 +34,39 @@ import {
   strCmp,
 } from './runtime.js';
 
-/** A compiled predicate; `k` is set when the result is the same for every row. */
+/**
+ * A compiled predicate; `k` is set when the result is the same for every row. `vec` is the
+ * column plan of the same predicate (plan.ts), when it has one beyond its row closure.
+ */
 export interface Pred {
   run: (row: Row) => number;
   k?: number;
+  vec?: Plan;
 }
 
 const constant = (s: number): Pred => ({ run: () => s, k: s });
+
+/** The column plan of a predicate: its own, its constant, or its row closure. */
+export function planOf(p: Pred): Plan {
+  if (p.k !== undefined) return { k: 'const', state: p.k };
+  return p.vec ?? { k: 'rows', run: p.run };
+}
+
+/** A Pred with the column plan `vec` when there is one. */
+function withPlan(p: Pred, vec: Plan | undefined): Pred {
+  if (vec) p.vec = vec;
+  return p;
+}
+
+/**
+ * The schema field a value reads whole (no JSON path, no array index, not `$meta`): what the
+ * column kernels can work on. Undefined for anything else.
+ */
+function plainField(ctx: Ctx, v: Val): FilterField | undefined {
+  const c = v.column;
+  if (!c || c.path.length !== 0 || c.root === '$meta') return undefined;
+  return ctx.fields.get(c.root);
+}
 
 export function compilePred(ctx: Ctx, node: FilterExpr): Pred {
   switch (node.kind) {
@@ -65,13 +92,15 @@ function boolValuePred(ctx: Ctx, node: FilterExpr): Pred {
   if (v.type !== 'bool') ctx.fail(`expected a boolean expression, got ${v.desc}`, node.span.start);
   if (v.konst) return constant(v.konst.value === true ? T : F);
   const [g, m] = [v.get, v.miss];
-  return {
+  const p: Pred = {
     run: (row) => {
       const a = g(row);
       if (a == null) return m(row);
       return a === true ? T : F;
     },
   };
+  const field = plainField(ctx, v);
+  return withPlan(p, field && boolFieldPlan(field, p.run));
 }
 
 const VALUE_KINDS = new Set(['int', 'float', 'string', 'list', 'field', 'arith', 'template']);
@@ -79,7 +108,7 @@ const VALUE_KINDS = new Set(['int', 'float', 'string', 'list', 'field', 'arith',
 function negate(p: Pred): Pred {
   if (p.k !== undefined) return constant(notState(p.k));
   const run = p.run;
-  return { run: (row) => notState(run(row)) };
+  return withPlan({ run: (row) => notState(run(row)) }, p.vec && { k: 'not', part: p.vec });
 }
 
 function notPred(ctx: Ctx, node: UnaryExpr): Pred {
@@ -94,14 +123,79 @@ function notPred(ctx: Ctx, node: UnaryExpr): Pred {
   return negate(compilePred(ctx, o));
 }
 
+/**
+ * The column plan of an n-ary and/or over `live` parts, plus the constant one (if any): none
+ * when no part has a column plan (the row closure of the whole is then the cheaper form).
+ */
+function logicalPlan(op: 'and' | 'or', live: Pred[], konst: number | undefined): Plan | undefined {
+  if (!live.some((p) => p.vec)) return undefined;
+  // The parts without a column plan become one row closure (and/or are associative and
+  // commutative on the states), so their rows are visited once, not once per part.
+  const slow = live.filter((p) => !p.vec).map((p) => p.run);
+  const parts = live.filter((p) => p.vec).map(planOf);
+  if (slow.length === 1) parts.push({ k: 'rows', run: slow[0]! });
+  if (slow.length > 1) parts.push({ k: 'rows', run: (op === 'and' ? andRun(slow, false) : orRun(slow, NUL)).run });
+  if (konst !== undefined) parts.push({ k: 'const', state: konst });
+  return { k: op, parts: op === 'or' ? mergeEqualities(parts) : parts };
+}
+
+/**
+ * `x == 1 or x == 2 or ...` on one column is `x in [1, 2, ...]` (the same states row by row:
+ * null when x is null, else whether x is one of them), and one pass over the column instead
+ * of one per term.
+ */
+function mergeEqualities(parts: Plan[]): Plan[] {
+  const keysOf = (p: Plan): unknown[] | undefined => {
+    switch (p.k) {
+      case 'num': return p.lo === p.hi ? [p.lo] : undefined;
+      case 'big': return p.lo === p.hi ? [p.lo] : undefined;
+      case 'numIn': case 'bigIn': case 'strIn': return p.keys;
+      default: return undefined;
+    }
+  };
+  const groups = new Map<string, { first: LeafPlan; keys: unknown[]; n: number }>();
+  for (const p of parts) {
+    const keys = keysOf(p);
+    if (!keys || !isLeaf(p)) continue;
+    const g = groups.get(p.col);
+    if (g === undefined) groups.set(p.col, { first: p, keys: [...keys], n: 1 });
+    else if (g.first.type === p.type) {
+      g.keys.push(...keys);
+      g.n++;
+    }
+  }
+  const out: Plan[] = [];
+  for (const p of parts) {
+    const g = isLeaf(p) ? groups.get(p.col) : undefined;
+    if (!g || g.n < 2 || !isLeaf(p) || keysOf(p) === undefined || g.first.type !== p.type) {
+      out.push(p);
+      continue;
+    }
+    if (g.first !== p) continue;
+    const { col, type, run } = g.first;
+    const merged: Plan =
+      type === 'Int64' ? { k: 'bigIn', col, type, run, keys: [...new Set(g.keys as bigint[])] }
+      : type === 'VarChar' ? { k: 'strIn', col, type, run, keys: [...new Set(g.keys as string[])] }
+      : { k: 'numIn', col, type, run, keys: [...new Set(g.keys as number[])] };
+    out.push(merged);
+  }
+  return out;
+}
+
 function andPred(ctx: Ctx, node: LogicalExpr): Pred {
   const parts = flattenLogical(node).map((n) => compilePred(ctx, n));
   if (parts.some((p) => p.k === F)) return constant(F);
   const constT = parts.some((p) => p.k === T);
-  const live = parts.filter((p) => p.k === undefined).map((p) => p.run);
+  const livePreds = parts.filter((p) => p.k === undefined);
+  const live = livePreds.map((p) => p.run);
   if (live.length === 0) return constant(T);
+  if (live.length === 1 && !constT) return livePreds[0]!;
+  const vec = logicalPlan('and', livePreds, constT ? T : undefined);
+  return withPlan(andRun(live, constT), vec);
+}
+
+function andRun(live: ((row: Row) => number)[], constT: boolean): Pred {
   const [a, b] = live as [(row: Row) => number, (row: Row) => number];
-  if (live.length === 1 && !constT) return { run: a };
   if (live.length === 2 && !constT) {
     return {
       run: (row) => {
@@ -133,10 +227,16 @@ function orPred(ctx: Ctx, node: LogicalExpr): Pred {
   const parts = flattenLogical(node).map((n) => compilePred(ctx, n));
   if (parts.some((p) => p.k === T)) return constant(T);
   const base = parts.some((p) => p.k === F) ? F : NUL;
-  const live = parts.filter((p) => p.k === undefined).map((p) => p.run);
+  const livePreds = parts.filter((p) => p.k === undefined);
+  const live = livePreds.map((p) => p.run);
   if (live.length === 0) return constant(base);
+  if (live.length === 1 && base === NUL) return livePreds[0]!;
+  const vec = logicalPlan('or', livePreds, base === F ? F : undefined);
+  return withPlan(orRun(live, base), vec);
+}
+
+function orRun(live: ((row: Row) => number)[], base: number): Pred {
   const [a, b] = live as [(row: Row) => number, (row: Row) => number];
-  if (live.length === 1 && base === NUL) return { run: a };
   if (live.length === 2 && base === NUL) {
     return {
       run: (row) => {
@@ -229,12 +329,14 @@ function comparePred(ctx: Ctx, node: CompareExpr): Pred {
   const [g, m] = [l.get, l.miss];
   if (r.konst) {
     const b = r.konst.value;
-    return {
+    const p: Pred = {
       run: (row) => {
         const a = g(row);
         return a == null ? missVerdict(m(row), ne) : verdict(test(a, b), ne);
       },
     };
+    const field = kind === 'json' ? undefined : plainField(ctx, l);
+    return withPlan(p, field && comparePlan(field, op, b, l.f32 === true || r.f32 === true, p.run));
   }
   const [g2, m2] = [r.get, r.miss];
   return {
@@ -271,13 +373,15 @@ function rangePred(ctx: Ctx, node: RangeExpr): Pred {
   const tLo = tester(kLo, node.lowerInclusive ? '>=' : '>', f.f32 === true);
   const tHi = tester(kHi, node.upperInclusive ? '<=' : '<', f.f32 === true);
   const [g, m] = [f.get, f.miss];
-  return {
+  const p: Pred = {
     run: (row) => {
       const a = g(row);
       if (a == null) return m(row);
       return tLo(a, vLo) === true && tHi(a, vHi) === true ? T : F;
     },
   };
+  const field = kLo === 'json' || kHi === 'json' ? undefined : plainField(ctx, f);
+  return withPlan(p, field && rangePlan(field, vLo, node.lowerInclusive, vHi, node.upperInclusive, f.f32 === true, p.run));
 }
 
 /**
@@ -322,6 +426,8 @@ function inPred(ctx: Ctx, node: InExpr): Pred {
       return hit(a) ? T : F;
     },
   };
+  const field = nested.length === 0 ? plainField(ctx, v) : undefined;
+  withPlan(p, field && inPlan(field, keys, p.run));
   return node.negated ? negate(p) : p;
 }
 
@@ -334,13 +440,15 @@ function likePred(ctx: Ctx, node: LikeExpr): Pred {
   if (pattern.type !== 'string' || !pattern.konst) ctx.fail("'like' needs a string pattern", node.pattern.span.start);
   const match = likeMatcher(pattern.konst.value as string);
   const [g, m] = [v.get, v.miss];
-  return {
+  const p: Pred = {
     run: (row) => {
       const a = g(row);
       if (a == null) return m(row);
       return typeof a === 'string' && match(a) ? T : F;
     },
   };
+  const field = plainField(ctx, v);
+  return withPlan(p, field && likePlan(field, match, p.run));
 }
 
 /**
@@ -349,9 +457,12 @@ function likePred(ctx: Ctx, node: LikeExpr): Pred {
  * The result is never "invalid": `not (x is null)` is `x is not null`.
  */
 function isNullPred(ctx: Ctx, node: IsNullExpr): Pred {
-  const g = fieldVal(ctx, node.field).get;
+  const v = fieldVal(ctx, node.field);
+  const g = v.get;
   const want = !node.negated;
-  return { run: (row) => ((g(row) == null) === want ? T : F) };
+  const p: Pred = { run: (row) => ((g(row) == null) === want ? T : F) };
+  const field = plainField(ctx, v);
+  return withPlan(p, field && isNullPlan(field, want, p.run));
 }
 
 function existsPred(ctx: Ctx, node: ExistsExpr): Pred {

@@ -6,6 +6,6 @@ export type * from './ast.js';
 export { FUNCTION_NAMES } from './ast.js';
 export { parseFilter } from './parser.js';
 export { formatFilter } from './format.js';
-export { compileFilter, extractPrimaryKeyLookup } from './compile.js';
-export type { FilterField, FilterSchema, Row, RowPredicate, ScalarType } from './compile.js';
+export { compileBatchFilter, compileFilter, extractPrimaryKeyLookup } from './compile.js';
+export type { BatchFilter, FilterBatch, FilterColumn, FilterField, FilterSchema, Row, RowAccessor, RowPredicate, ScalarType } from './compile.js';
 export type { PrimaryKey } from './pk-lookup.js';
