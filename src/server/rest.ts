@@ -321,6 +321,23 @@ function vectorsOf(v: unknown, path: string): number[][] {
 }
 
 /** searchParams {metricType, params: {...}, radius?, range_filter?, ...} flattened as Milvus does. */
+/** Optional fields a search and each hybrid_search sub-request share, copied when given (`metricType`: the caller's precedence). */
+function searchOptions(p: Params, metricType: string | undefined): Pick<SearchRequest, 'annsField' | 'filter' | 'exprParams' | 'offset' | 'metricType' | 'groupingField'> {
+  const out: Pick<SearchRequest, 'annsField' | 'filter' | 'exprParams' | 'offset' | 'metricType' | 'groupingField'> = {};
+  const annsField = p.str('annsField');
+  if (annsField) out.annsField = annsField;
+  const filter = p.str('filter');
+  if (filter) out.filter = filter;
+  const exprParams = p.map('exprParams');
+  if (exprParams) out.exprParams = exprParams;
+  const offset = p.int('offset');
+  if (offset) out.offset = offset;
+  if (metricType) out.metricType = metricType;
+  const groupingField = p.str('groupingField');
+  if (groupingField) out.groupingField = groupingField;
+  return out;
+}
+
 function searchParamsOf(sp: Params | undefined): { metricType?: string; params: JsonObject } {
   if (!sp) return { params: {} };
   const params: JsonObject = { ...(sp.map('params') ?? {}) };
@@ -493,27 +510,15 @@ function buildRoutes(service: MilvusService): Map<string, Route> {
       throw new MilvusError(MilvusCode.MissingRequiredParameters, "missing required parameters, error: either 'ids' (for primary key search) or 'data' (for vector search) must be provided");
     }
     const schema = schemaOf(db, name);
-    const annsField = p.str('annsField') || undefined;
     const partitionNames = p.strList('partitionNames');
     let vectors: ArrayLike<number>[];
     if (hasData) vectors = vectorsOf(data, 'data');
     else vectors = await vectorsByIds(db, name, schema, Array.isArray(ids) ? ids : [ids], partitionNames);
     const sp = searchParamsOf(p.child('searchParams'));
-    const req: SearchRequest = { collectionName: name, data: vectors, limit: p.int('limit') ?? 100, params: sp.params };
-    if (annsField) req.annsField = annsField;
-    const filter = p.str('filter');
-    if (filter) req.filter = filter;
-    const exprParams = p.map('exprParams');
-    if (exprParams) req.exprParams = exprParams;
-    const offset = p.int('offset');
-    if (offset) req.offset = offset;
+    const req: SearchRequest = { collectionName: name, data: vectors, limit: p.int('limit') ?? 100, params: sp.params, ...searchOptions(p, sp.metricType ?? p.str('metricType')) };
     const outputFields = p.strList('outputFields');
     if (outputFields) req.outputFields = outputFields;
-    const metricType = sp.metricType ?? p.str('metricType');
-    if (metricType) req.metricType = metricType;
     if (partitionNames) req.partitionNames = partitionNames;
-    const groupingField = p.str('groupingField');
-    if (groupingField) req.groupingField = groupingField;
     const consistencyLevel = p.str('consistencyLevel');
     if (consistencyLevel) req.consistencyLevel = consistencyLevel;
     const res = await service.search(db, req);
@@ -542,20 +547,7 @@ function buildRoutes(service: MilvusService): Map<string, Route> {
     const subs: HybridSearchRequest['searches'] = searches.map((s) => {
       const sp = searchParamsOf(s.child('searchParams'));
       const params = { ...sp.params, ...(s.map('params') ?? {}) };
-      const sub: HybridSearchRequest['searches'][number] = { data: vectorsOf(s.raw('data', { required: true }), `${s.path}.data`), params, limit: s.int('limit') ?? 100 };
-      const annsField = s.str('annsField');
-      if (annsField) sub.annsField = annsField;
-      const filter = s.str('filter');
-      if (filter) sub.filter = filter;
-      const exprParams = s.map('exprParams');
-      if (exprParams) sub.exprParams = exprParams;
-      const offset = s.int('offset');
-      if (offset) sub.offset = offset;
-      const metricType = s.str('metricType') ?? sp.metricType;
-      if (metricType) sub.metricType = metricType;
-      const groupingField = s.str('groupingField');
-      if (groupingField) sub.groupingField = groupingField;
-      return sub;
+      return { data: vectorsOf(s.raw('data', { required: true }), `${s.path}.data`), params, limit: s.int('limit') ?? 100, ...searchOptions(s, s.str('metricType') ?? sp.metricType) };
     });
     const req: HybridSearchRequest = { collectionName: name, searches: subs, rerank, limit: p.int('limit') ?? 100 };
     const offset = p.int('offset');
