@@ -91,11 +91,20 @@ export async function runServe(argv: string[]): Promise<number> {
         process.exit(1);
       }
       logger.info({ signal }, 'signal received');
+      const done = (code: number) => {
+        // Everything is closed and the WAL is synced. Give stdout a moment to drain, then make
+        // sure a handle some library left open cannot keep a stopped server alive.
+        setTimeout(() => {
+          logger.warn('handles still open after shutdown: exiting');
+          process.exit(code);
+        }, 2_000).unref();
+        resolve(code);
+      };
       server.close().then(
-        () => resolve(EXIT_OK),
+        () => done(EXIT_OK),
         (e: unknown) => {
           logger.error({ err: e }, 'shutdown failed');
-          resolve(1);
+          done(1);
         },
       );
     };

@@ -189,9 +189,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // gRPC: grpc-js server fed through its connection injector.
   const grpcServer = createGrpcServer(service, { auth, maxRequestBytes, logger, observe });
   const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
-  const grpcSockets = new Set<Socket>();
 
+  const allSockets = new Set<Socket>(); // every accepted connection, classified or not
   const front: NetServer = createNetServer((socket) => {
+    allSockets.add(socket);
+    socket.once('close', () => allSockets.delete(socket));
     let buf: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
@@ -204,8 +206,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       socket.pause();
       socket.setNoDelay(true);
       if (kind === 'grpc') {
-        grpcSockets.add(socket);
-        socket.once('close', () => grpcSockets.delete(socket));
         injector.injectConnection(new ReplaySocket(socket, buf));
       } else {
         socket.unshift(buf);
@@ -272,8 +272,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (timedOut) {
         logger.warn({ inFlightRest, timeoutMs: shutdownTimeoutMs }, 'shutdown timeout: closing the remaining connections');
         grpcServer.forceShutdown();
-        for (const s of [...httpSockets, ...grpcSockets]) s.destroy();
       }
+      // Every request has finished (or timed out): what is left is idle. A client that keeps an
+      // idle HTTP/2 connection open after GOAWAY would otherwise keep this process alive.
+      for (const s of allSockets) s.destroy();
       injector.destroy();
       await service.close();
       if (metricsServer) await new Promise<void>((r) => metricsServer!.server.close(() => r()));

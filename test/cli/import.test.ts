@@ -42,7 +42,7 @@ interface Run {
 /** Run the CLI; `killAfter` progress lines on stderr, SIGKILL it. */
 function cli(args: string[], killAfter?: number): Promise<Run> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, killSignal: 'SIGKILL' }); // never hang the suite
     const run: Run = { code: null, signal: null, stdout: '', stderr: '', progress: [] };
     let rest = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (run.stdout += s));

@@ -9,12 +9,19 @@
  *   - kill -9 mid-ingest (gRPC and REST writers at once), restart: every acknowledged batch is
  *     there, and every batch is all-or-nothing;
  *   - SIGTERM mid-request: the in-flight insert completes and is acknowledged, the process
- *     exits 0 after closing the engine, and the rows are there after a restart.
+ *     exits 0 after closing the engine, and the rows are there after a restart;
+ *   - SIGTERM with idle connections open (an HTTP/2 session, the SDK's gRPC channel, an HTTP/1
+ *     keep-alive, a connection that never spoke): the server closes them and exits at once.
+ * Every test is bounded and every child is SIGKILLed after the file: a server that fails to
+ * stop fails a test instead of stalling CI (as one did, 1 run in ~6, before the fix).
  * Seeds: VECWAL_SEED replays the kill timing.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,9 +40,19 @@ interface Served {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
+// Never leave a server behind, whatever a test does: a live child would keep this file (and CI) waiting.
+const children = new Set<ChildProcess>();
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+/** Each test is bounded; a hang fails that test instead of stalling the suite. */
+const BOUNDED = { timeout: 120_000 };
+
 /** Start `vecwal serve` on a free port; resolves once it logs that it is serving. */
 async function serve(dataDir: string, extra: string[] = []): Promise<Served> {
   const child = spawn(process.execPath, [MAIN, 'serve', '--data', dataDir, '--port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, stderr })));
@@ -76,7 +93,7 @@ async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise
   return dir;
 }
 
-test('one port, both protocols, metrics; a second server on the same directory is refused', async (t) => {
+test('one port, both protocols, metrics; a second server on the same directory is refused', BOUNDED, async (t) => {
   const dir = await tempDir(t);
   const s = await serve(dir, ['--metrics-port', '0']);
   const grpc = grpcClient(s.port);
@@ -121,7 +138,7 @@ test('one port, both protocols, metrics; a second server on the same directory i
   }
 });
 
-test('auth: with --token, REST needs the bearer token (401/1800), gRPC a valid authorization', async (t) => {
+test('auth: with --token, REST needs the bearer token (401/1800), gRPC a valid authorization', BOUNDED, async (t) => {
   const dir = await tempDir(t);
   const s = await serve(dir, ['--token', 'sesame']);
   const good = httpClient(s.port, 'sesame');
@@ -158,7 +175,7 @@ test('auth: with --token, REST needs the bearer token (401/1800), gRPC a valid a
   }
 });
 
-test('kill -9 mid-ingest through gRPC and REST: after a restart every acknowledged batch is there, each batch all-or-nothing', async (t) => {
+test('kill -9 mid-ingest through gRPC and REST: after a restart every acknowledged batch is there, each batch all-or-nothing', BOUNDED, async (t) => {
   const dir = await tempDir(t);
   const seed = seedFromEnv('VECWAL_SEED');
   const rng = new Rng(seed);
@@ -229,7 +246,7 @@ test('kill -9 mid-ingest through gRPC and REST: after a restart every acknowledg
   }
 });
 
-test('SIGTERM mid-request: the in-flight insert is acknowledged, exit 0, rows there after a restart', async (t) => {
+test('SIGTERM mid-request: the in-flight insert is acknowledged, exit 0, rows there after a restart', BOUNDED, async (t) => {
   const dir = await tempDir(t);
   let s = await serve(dir);
   const http = httpClient(s.port);
@@ -261,7 +278,48 @@ test('SIGTERM mid-request: the in-flight insert is acknowledged, exit 0, rows th
   }
 });
 
-test('serve: bad command lines exit 2 with a usage hint; --help exits 0', async () => {
+test('SIGTERM with idle connections left open (HTTP/2, HTTP/1 keep-alive, one that never spoke): exit 0 within seconds', BOUNDED, async (t) => {
+  const dir = await tempDir(t);
+  const s = await serve(dir);
+  // An HTTP/2 (gRPC) session that the client never closes, even after GOAWAY.
+  const h2 = http2.connect(`http://127.0.0.1:${s.port}`);
+  h2.on('error', () => undefined);
+  h2.on('goaway', () => undefined);
+  await new Promise<void>((r) => h2.once('remoteSettings', () => r()));
+  // An HTTP/1.1 keep-alive connection after one request, and a TCP connection that sent nothing.
+  const agent = new http.Agent({ keepAlive: true });
+  await new Promise<void>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: s.port, path: '/v2/vectordb/collections/list', method: 'POST', agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve());
+    });
+    req.on('error', reject);
+    req.end('{}');
+  });
+  // The SDK's gRPC client, connected and used, never closed.
+  const grpc = grpcClient(s.port);
+  await grpc.connectPromise;
+  assert.equal((await grpc.listCollections()).status.error_code, 'Success');
+  const silent = net.connect(s.port, '127.0.0.1');
+  silent.on('error', () => undefined);
+  await new Promise<void>((r) => silent.once('connect', () => r()));
+
+  const t0 = Date.now();
+  s.child.kill('SIGTERM');
+  const x = await s.exited;
+  const ms = Date.now() - t0;
+  h2.destroy();
+  grpc.closeConnection?.();
+  agent.destroy();
+  silent.destroy();
+  assert.equal(x.code, 0, `exit 0: ${x.stderr}`);
+  assert.ok(s.logs.some((l) => l.msg === 'shut down cleanly'));
+  assert.ok(!s.logs.some((l) => l.msg === 'handles still open after shutdown: exiting'), 'the server closed its own connections');
+  t.diagnostic(`exited ${ms} ms after SIGTERM`);
+  assert.ok(ms < 8_000, `idle connections are closed at once, not left to the 10 s handshake timeout (${ms} ms)`);
+});
+
+test('serve: bad command lines exit 2 with a usage hint; --help exits 0', BOUNDED, async () => {
   const run = (args: string[]) =>
     new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
       const c = spawn(process.execPath, [MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
