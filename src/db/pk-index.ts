@@ -166,9 +166,17 @@ export class Int64HashTable {
     const mask = cap - 1;
     for (let o = 0; o < old.length; o += SLOT) {
       if (old[o + 2] === EMPTY) continue;
-      let i = hash(old[o]!, old[o + 1]!) & mask;
+      const lo = old[o]!;
+      const hi = old[o + 1]!;
+      let i = hash(lo, hi) & mask;
       while (s[i * SLOT + 2] !== EMPTY) i = (i + 1) & mask;
-      s.set(old.subarray(o, o + SLOT), i * SLOT);
+      // Four stores, not s.set(old.subarray(...)): a subarray per key made rehashing 1M keys
+      // allocate 1M views (~0.4 us per ingested row).
+      const n = i * SLOT;
+      s[n] = lo;
+      s[n + 1] = hi;
+      s[n + 2] = old[o + 2]!;
+      s[n + 3] = old[o + 3]!;
     }
     this.slots = s;
     this.mask = mask;
