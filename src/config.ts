@@ -62,7 +62,7 @@ export const DEFAULT_CONFIG: Readonly<VecwalConfig> = deepFreeze({
     min_files: 3,
     max_total_size: 1 * GiB,
     recovery_mode: 'tolerate-corrupted-tail',
-    group_commit_max_size: 1 * MiB,
+    group_commit_max_size: 16 * MiB,
     preallocate_size: 1 * MiB,
   },
   memtable: { max_size: 64 * MiB, flush_interval: 10_000, max_replay_size: 256 * MiB },

@@ -89,7 +89,7 @@ describe('loadConfig', () => {
         min_files: 3,
         max_total_size: 1 * GiB,
         recovery_mode: 'tolerate-corrupted-tail',
-        group_commit_max_size: 1 * MiB,
+        group_commit_max_size: 16 * MiB,
         preallocate_size: 1 * MiB,
       },
       memtable: { max_size: 64 * MiB, flush_interval: 10_000, max_replay_size: 256 * MiB },
@@ -287,7 +287,7 @@ describe('toWalOptions', () => {
     assert.deepEqual(o.retention, DEFAULT_RETENTION);
     assert.deepEqual(
       [o.syncPolicy, o.syncIntervalMs, o.segmentSizeBytes, o.groupCommitBytesMax, o.preallocateBytes, o.recoveryMode],
-      ['always', 100, 256 * MiB, MiB, 1 * MiB, 'tolerate-corrupted-tail'],
+      ['always', 100, 256 * MiB, 16 * MiB, 1 * MiB, 'tolerate-corrupted-tail'],
     );
   });
 

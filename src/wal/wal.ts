@@ -149,7 +149,7 @@ const DEFAULTS = {
   syncPolicy: 'always' as SyncPolicy,
   syncIntervalMs: 100,
   segmentSizeBytes: 256 * 1024 * 1024,
-  groupCommitBytesMax: 1024 * 1024,
+  groupCommitBytesMax: 16 * 1024 * 1024,
   preallocateBytes: 1024 * 1024,
   recoveryMode: 'tolerate-corrupted-tail' as RecoveryMode,
 };
