@@ -92,6 +92,25 @@ export interface InsertResult {
   lsn: number;
 }
 
+/**
+ * An InsertResult whose `ids` array is made on first read (then kept): a bulk loader that never
+ * looks at them does not pay for a BigInt per row. It is an own enumerable property, so
+ * spreading, JSON and deepEqual see it as a plain field.
+ */
+function insertResult(insertCount: number, lsn: number, makeIds: () => PrimaryKey[]): InsertResult {
+  let ids: PrimaryKey[] | undefined;
+  const r = { insertCount, lsn } as InsertResult;
+  Object.defineProperty(r, 'ids', {
+    enumerable: true,
+    configurable: true,
+    get: () => (ids ??= makeIds()),
+    set: (v: PrimaryKey[]) => {
+      ids = v;
+    },
+  });
+  return r;
+}
+
 /** Options of a DDL call: replace the database-level properties in the same manifest write. */
 export interface DdlOptions {
   databaseProperties?: Record<string, unknown>;
@@ -529,7 +548,7 @@ export class Database {
     });
     await this.settle(done);
     this.maybeFlush();
-    return { insertCount: batch.count, ids: primaryKeysOf(c.schema, batch), lsn };
+    return insertResult(batch.count, lsn, () => primaryKeysOf(c.schema, batch));
   }
 
   /** Delete by primary keys, or by a filter expression. Returns how many rows were deleted. */
