@@ -17,9 +17,7 @@
  */
 import { Rng, seedFromEnv } from '../src/util/rng.js';
 import { FlatIndex, type Metric, type SearchHit, searchBlock } from '../src/search/index.js';
-import { Arena } from '../src/search/wasm/arena.js';
-import { wasmApi } from '../src/search/wasm/api.js';
-import { generateSumKernel } from '../src/search/wasm/kernel-gen.js';
+import { jsScan, scanSink, simdScanner, timeMs } from './util.js';
 
 const DIM = 128;
 const K = 10;
@@ -48,42 +46,6 @@ function randomVectors(rng: Rng, n: number): Float32Array {
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-
-function timeMs(fn: () => void): number {
-  const t0 = performance.now();
-  fn();
-  return performance.now() - t0;
-}
-
-let sink = 0; // keeps the JIT from deleting the baseline loops
-
-/** Sums every float, 8 accumulators: the fastest plain-JS way to read the whole array once. */
-function jsScan(data: Float32Array): void {
-  let a = 0, b = 0, c = 0, d = 0, e = 0, f = 0, g = 0, h = 0; // prettier-ignore
-  const n = data.length & ~7;
-  for (let i = 0; i < n; i += 8) {
-    a += data[i]!;
-    b += data[i + 1]!;
-    c += data[i + 2]!;
-    d += data[i + 3]!;
-    e += data[i + 4]!;
-    f += data[i + 5]!;
-    g += data[i + 6]!;
-    h += data[i + 7]!;
-  }
-  sink += a + b + c + d + e + f + g + h;
-}
-
-/** A SIMD sum over a copy of the data in wasm memory. */
-function simdScanner(data: Float32Array): () => void {
-  const arena = new Arena(data.byteLength);
-  arena.f32.set(data);
-  const inst = new wasmApi!.Instance(new wasmApi!.Module(generateSumKernel()), { env: { mem: arena.memory } });
-  const sum = inst.exports['sum'] as (p: number, n4: number) => number;
-  return () => {
-    sink += sum(0, data.length >> 2);
-  };
-}
 
 /** The straightforward brute-force loop (L2 only), as someone would write it without tuning. */
 function naiveL2(data: Float32Array, count: number, q: Float32Array, qo: number): SearchHit[] {
@@ -186,6 +148,7 @@ function benchSize(rng: Rng, n: number, nq: number): void {
   const data = randomVectors(rng, n * DIM);
   const queries = randomVectors(rng, nq * DIM);
   const scanSimd = simdScanner(data);
+  if (!scanSimd) throw new Error(`search-kernel bench: no WebAssembly SIMD, or no wasm memory for ${n} vectors`);
   const scanJs = (): void => jsScan(data);
   const brute = singleQuery((q) => naiveL2(data, n, queries, q * DIM), n >= 1e6 ? 5 : 15, scanJs, scanSimd);
   const bruteMs = brute.ms;
@@ -203,7 +166,7 @@ function main(): void {
   console.error(`search-kernel bench: seed=${seed} sizes=${sizes.join(',')} queries=${nq} dim=${DIM} k=${K}`);
   const rng = new Rng(seed);
   for (const n of sizes) benchSize(rng, n, n >= 1e6 ? Math.min(nq, 50) : nq);
-  if (sink === 42) console.error(''); // use the sink
+  if (scanSink() === 42) console.error(''); // use the sink
 }
 
 main();

@@ -33,10 +33,29 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Database } from '../src/db/database.js';
 import type { CollectionSchema, MetricType } from '../src/db/types.js';
-import { Arena } from '../src/search/wasm/arena.js';
-import { wasmApi } from '../src/search/wasm/api.js';
-import { generateSumKernel } from '../src/search/wasm/kernel-gen.js';
-import { DIM, FastRng, Goals, emit, ensurePeersInstalled, loadavg1, logTo, makeRoot, median, now, peersDir, percentile, randomVectors, rm, round, runNodeJson, srcFingerprint } from './util.js';
+import {
+  DIM,
+  FastRng,
+  Goals,
+  emit,
+  ensurePeersInstalled,
+  jsScan,
+  loadavg1,
+  logTo,
+  makeRoot,
+  median,
+  now,
+  peersDir,
+  percentile,
+  randomVectors,
+  rm,
+  round,
+  runNodeJson,
+  scanSink,
+  simdScanner,
+  srcFingerprint,
+  timeMs,
+} from './util.js';
 
 const log = logTo('bench:search');
 const K = 10;
@@ -79,26 +98,7 @@ const queriesFor = (n: number): number => (args.queries ? Number(args.queries) :
 const peerQueriesFor = (n: number): number => (args['peer-queries'] ? Number(args['peer-queries']) : n <= 100_000 ? 100 : 30);
 
 // ---------------------------------------------------------------------------------------------
-// Baselines (plain JS, written here)
-
-let sink = 0;
-
-/** One pass summing every float, 8 accumulators. */
-function jsScan(data: Float32Array): void {
-  let a = 0, b = 0, c = 0, d = 0, e = 0, f = 0, g = 0, h = 0; // prettier-ignore
-  const n = data.length & ~7;
-  for (let i = 0; i < n; i += 8) {
-    a += data[i]!;
-    b += data[i + 1]!;
-    c += data[i + 2]!;
-    d += data[i + 3]!;
-    e += data[i + 4]!;
-    f += data[i + 5]!;
-    g += data[i + 6]!;
-    h += data[i + 7]!;
-  }
-  sink += a + b + c + d + e + f + g + h;
-}
+// Baselines (plain JS, written here; the sequential scans are in util.ts)
 
 /** The hand-written brute force: score per row, sorted top-k insert. Returns row indices, best first. */
 function naiveSearch(data: Float32Array, n: number, q: Float32Array, metric: MetricType): number[] {
@@ -132,32 +132,6 @@ function naiveSearch(data: Float32Array, n: number, q: Float32Array, metric: Met
   return best.map((b) => b.i);
 }
 
-/**
- * The same one-pass sum as WebAssembly SIMD over a copy of the data in wasm memory (as
- * bench/search-kernel.ts): the real floor for reading the data once on this machine. Null when
- * SIMD or a large enough wasm memory is not available.
- */
-function simdScanner(data: Float32Array): (() => void) | null {
-  try {
-    if (!wasmApi) return null;
-    const arena = new Arena(data.byteLength);
-    arena.f32.set(data);
-    const inst = new wasmApi.Instance(new wasmApi.Module(generateSumKernel()), { env: { mem: arena.memory } });
-    const sum = inst.exports['sum'] as (p: number, n4: number) => number;
-    return () => {
-      sink += sum(0, data.length >> 2);
-    };
-  } catch {
-    return null;
-  }
-}
-
-const time = (fn: () => void): number => {
-  const t0 = now();
-  fn();
-  return now() - t0;
-};
-
 // ---------------------------------------------------------------------------------------------
 
 const goals = new Goals();
@@ -189,8 +163,8 @@ async function timedSearches(ctx: SizeCtx, count: number, search: (q: Float32Arr
   const results: bigint[][] = [];
   let totalMs = 0;
   for (let j = 0; j < count; j++) {
-    scan.push(time(() => jsScan(ctx.data)));
-    if (ctx.simd) simd.push(time(ctx.simd));
+    scan.push(timeMs(() => jsScan(ctx.data)));
+    if (ctx.simd) simd.push(timeMs(ctx.simd));
     const q = qv(ctx, j);
     const t0 = now();
     const res = await search(q);
@@ -371,7 +345,7 @@ async function benchSize(n: number): Promise<void> {
   log(`n=${n}: generating data`);
   const data = randomVectors(new FastRng(1234), n);
   const ctx: SizeCtx = { n, data, queries: randomVectors(new FastRng(5678), nq), nq, simd: simdScanner(data) };
-  const scanWarm = [0, 1, 2].map(() => time(() => jsScan(ctx.data)));
+  const scanWarm = [0, 1, 2].map(() => timeMs(() => jsScan(ctx.data)));
   void scanWarm;
   const bq = n > 100_000 ? 5 : 15;
   const brute = new Map<MetricType, { ms: number[]; scan: number[]; truth: number[][] }>();
@@ -379,9 +353,9 @@ async function benchSize(n: number): Promise<void> {
     log(`n=${n} ${metric}: js brute force, ${bq} queries`);
     const b = { ms: [] as number[], scan: [] as number[], truth: [] as number[][] };
     for (let j = 0; j < bq; j++) {
-      b.scan.push(time(() => jsScan(ctx.data)));
+      b.scan.push(timeMs(() => jsScan(ctx.data)));
       let r: number[] = [];
-      b.ms.push(time(() => (r = naiveSearch(ctx.data, n, qv(ctx, j), metric))));
+      b.ms.push(timeMs(() => (r = naiveSearch(ctx.data, n, qv(ctx, j), metric))));
       b.truth.push(r);
     }
     brute.set(metric, b);
@@ -406,7 +380,7 @@ async function main(): Promise<void> {
   } finally {
     rm(root);
   }
-  if (sink === 42) log('');
+  if (scanSink() === 42) log('');
   process.stdout.write(
     `${JSON.stringify(goals.summary({ srcFingerprint: fp0, srcChangedDuringRun: srcFingerprint() !== fp0, node: process.version, cpus: os.cpus().length, sizes: SIZES, quick: QUICK, date: new Date().toISOString(), elapsedS: round((now() - t0) / 1000), loadavg1Start: load0, loadavg1End: loadavg1() }))}\n`,
   );

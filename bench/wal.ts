@@ -24,10 +24,9 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Wal, type WalOptions } from '../src/wal/wal.js';
 import { OpType } from '../src/wal/format.js';
-import { crc32c } from '@node-rs/crc32';
-import { deviceBytesWritten } from './util.js';
+import { Goals, MiB, deviceBytesWritten, emit, loadavg1, logTo, makeRoot, median, now, pattern, positiveArg, rawReadFiles, rm, round } from './util.js';
 
-const MiB = 1024 * 1024;
+const log = logTo('bench:wal');
 const BENCHES = ['single-writer-4k', 'concurrent-writers', 'bulk-1mib', 'recovery-1gib'] as const;
 type BenchName = (typeof BENCHES)[number];
 
@@ -63,59 +62,17 @@ if (args.help) {
   process.exit(0);
 }
 
-function num(v: string | undefined, dflt: number, name: string): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${v}`);
-  return n;
-}
-
 const QUICK = args.quick ?? false;
-const SECONDS = num(args.seconds, QUICK ? 0.4 : 3, 'seconds');
-const RUNS = Math.round(num(args.runs, QUICK ? 1 : 3, 'runs'));
-const BULK_MIB = Math.round(num(args['bulk-mib'], QUICK ? 256 : 1024, 'bulk-mib'));
-const RECOVERY_MIB = Math.round(num(args['recovery-mib'], QUICK ? 256 : 1024, 'recovery-mib'));
+const SECONDS = positiveArg(args.seconds, QUICK ? 0.4 : 3, 'seconds');
+const RUNS = Math.round(positiveArg(args.runs, QUICK ? 1 : 3, 'runs'));
+const BULK_MIB = Math.round(positiveArg(args['bulk-mib'], QUICK ? 256 : 1024, 'bulk-mib'));
+const RECOVERY_MIB = Math.round(positiveArg(args['recovery-mib'], QUICK ? 256 : 1024, 'recovery-mib'));
 const ONLY = new Set<string>((args.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== ''));
 for (const name of ONLY) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`--only: unknown benchmark ${name}; known: ${BENCHES.join(', ')}`);
 const selected = (name: BenchName) => ONLY.size === 0 || ONLY.has(name);
 
 // ---------------------------------------------------------------------------------------------
-// Output and statistics
-
-function round(v: number): number {
-  if (!Number.isFinite(v)) return v;
-  const a = Math.abs(v);
-  const digits = a >= 1000 ? 0 : a >= 100 ? 1 : a >= 1 ? 2 : 4;
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}
-
-type LineInput = {
-  bench: string;
-  metric: string;
-  unit: string;
-  value: number;
-  baseline: number;
-  baselineName: string;
-  better: 'higher' | 'lower';
-} & Record<string, unknown>;
-
-function emit(l: LineInput): void {
-  const { bench, metric, unit, value, baseline, baselineName, better, ...rest } = l;
-  const line = { bench, metric, unit, value: round(value), baseline: round(baseline), baselineName, ratio: round(value / baseline), better, ...rest };
-  process.stdout.write(`${JSON.stringify(line)}\n`);
-}
-
-function log(msg: string): void {
-  process.stderr.write(`[bench:wal] ${msg}\n`);
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+// Statistics
 
 /** Growable list of latencies in µs. */
 class Latencies {
@@ -153,25 +110,15 @@ function medianOf<T extends object>(runs: readonly T[]): T {
   return out as T;
 }
 
-const now = () => performance.now();
-
-function pattern(bytes: number, salt = 0): Buffer {
-  const b = Buffer.allocUnsafe(bytes);
-  for (let i = 0; i < bytes; i++) b[i] = (i * 131 + 7 + salt) & 0xff;
-  return b;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Directories
 
 let root = '';
 function setupRoot(): void {
-  const base = process.env.BENCH_DIR || os.tmpdir();
-  fs.mkdirSync(base, { recursive: true });
-  root = fs.mkdtempSync(path.join(base, 'vecwal-bench-'));
+  root = makeRoot('wal');
 }
 function cleanupRoot(): void {
-  if (root) fs.rmSync(root, { recursive: true, force: true });
+  if (root) rm(root);
   root = '';
 }
 let dirSeq = 0;
@@ -179,9 +126,6 @@ function freshDir(name: string): string {
   const d = path.join(root, `${String(++dirSeq).padStart(3, '0')}-${name}`);
   fs.mkdirSync(d);
   return d;
-}
-function rm(p: string): void {
-  fs.rmSync(p, { recursive: true, force: true });
 }
 function cpuUs(): number {
   const c = process.cpuUsage();
@@ -344,31 +288,6 @@ function rawSeqWriteSyncEach(totalMiB: number): { MBps: number; cpuUsPerMiB: num
   }
 }
 
-/** Read the files front to back in 1 MiB readSync chunks into one buffer. */
-function rawReadFiles(files: readonly string[], withCrc = false): { MBps: number; bytes: number; seconds: number } {
-  const buf = Buffer.allocUnsafe(MiB);
-  let bytes = 0;
-  let sink = 0;
-  const t0 = now();
-  for (const f of files) {
-    const fd = fs.openSync(f, 'r');
-    try {
-      for (;;) {
-        const n = fs.readSync(fd, buf, 0, MiB, null);
-        if (n === 0) break;
-        bytes += n;
-        if (withCrc) sink = crc32c(n === MiB ? buf : buf.subarray(0, n), sink);
-        else sink ^= buf[n - 1]!;
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-  const s = (now() - t0) / 1000;
-  if (sink === 256) log('unreachable'); // keep the reads observable
-  return { MBps: bytes / s / 1e6, bytes, seconds: s };
-}
-
 // ---------------------------------------------------------------------------------------------
 // WAL loops
 
@@ -482,20 +401,10 @@ async function walBulk(totalMiB: number, inflight: number, options: WalOptions):
 // ---------------------------------------------------------------------------------------------
 // Goals
 
-interface Goal {
-  goal: string;
-  met: boolean;
-  value: number;
-  cmp: string;
-  target: number;
-  unit: string;
-  /** Reported, but not one of the stated goals: not counted in allMet. */
-  informational?: true;
-}
-const goals: Goal[] = [];
+const goals = new Goals();
+/** One stated goal; `informational`: reported, but not counted in allMet. */
 function goal(g: string, value: number, cmp: '<=' | '>=' | '>', target: number, unit: string, informational = false): void {
-  const met = cmp === '<=' ? value <= target : cmp === '>=' ? value >= target : value > target;
-  goals.push({ goal: g, met, value: round(value), cmp, target: round(target), unit, ...(informational ? { informational: true as const } : {}) });
+  goals.add(g, value, cmp, target, unit, informational ? { informational: true } : {});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -727,7 +636,7 @@ async function benchRecovery(): Promise<void> {
 async function main(): Promise<void> {
   setupRoot();
   const t0 = now();
-  const loadStart = os.loadavg().map(round);
+  const loadStart = loadavg1();
   log(`data dir ${root}; seconds=${SECONDS} runs=${RUNS} bulk=${BULK_MIB} MiB recovery=${RECOVERY_MIB} MiB${QUICK ? ' (quick)' : ''}`);
   try {
     if (selected('single-writer-4k')) await benchSingleWriter();
@@ -737,12 +646,7 @@ async function main(): Promise<void> {
   } finally {
     cleanupRoot();
   }
-  const summary = {
-    bench: 'summary',
-    allMet: goals.every((g) => g.met || g.informational),
-    met: goals.filter((g) => g.met && !g.informational).length,
-    total: goals.filter((g) => !g.informational).length,
-    goals,
+  const summary = goals.summary({
     node: process.version,
     cpus: os.cpus().length,
     quick: QUICK,
@@ -751,9 +655,9 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     elapsedS: round((now() - t0) / 1000),
     // Other work on the machine skews everything (2 cores): the 1-minute load average before and after.
-    loadavg1Start: loadStart[0],
-    loadavg1End: round(os.loadavg()[0]!),
-  };
+    loadavg1Start: loadStart,
+    loadavg1End: loadavg1(),
+  });
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 }
 

@@ -4,6 +4,7 @@
  * way errors are reported. Exit codes: 0 success, 1 failure (or a damaged log where the command
  * says so), 2 usage error.
  */
+import type { Readable } from 'node:stream';
 import type { FileSystem } from '../fs/fs.js';
 import { VecwalError, invalidArgument } from '../errors.js';
 
@@ -66,6 +67,20 @@ export async function dirArg(fs: FileSystem, positionals: string[], command: str
   if (!st) throw invalidArgument(`${dir}: no such directory`, { file: dir });
   if (!st.isDirectory) throw invalidArgument(`${dir} is not a directory (give the WAL directory, not a segment file)`, { file: dir });
   return dir;
+}
+
+/**
+ * Reads a child process's output stream as text and calls `onChunk` with the complete lines of
+ * each chunk (without their '\n'); a partial last line waits for the next chunk.
+ */
+export function onLines(stream: Readable, onChunk: (lines: string[]) => void): void {
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    onChunk(lines);
+  });
 }
 
 export function wantsHelp(argv: string[]): boolean {

@@ -18,6 +18,7 @@ import { Wal } from '../wal/wal.js';
 import { OpType } from '../wal/format.js';
 import { joinPath, removeTree } from '../fs/io.js';
 import { NodeFileSystem } from '../fs/node-fs.js';
+import { onLines } from './common.js';
 
 const WRITERS = 16;
 const RECORD_BYTES = 600;
@@ -54,11 +55,7 @@ function runChild(dir: string, total: number, killAfterAcks: number, bar: cliPro
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const child = spawn(process.execPath, [main, 'demo', '--wal', '--child', '--data', dir, '--records', String(total)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const acks: Ack[] = [];
-  let rest = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop() ?? '';
+  onLines(child.stdout, (lines) => {
     for (const line of lines) {
       const [lsn, writer, seq] = line.split(' ').map(Number);
       acks.push({ lsn: lsn!, writer: writer!, seq: seq! });

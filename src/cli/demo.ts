@@ -21,7 +21,7 @@ import cliProgress from 'cli-progress';
 import { joinPath, removeTree } from '../fs/io.js';
 import { NodeFileSystem } from '../fs/node-fs.js';
 import { Rng } from '../util/rng.js';
-import { EXIT_FAIL, EXIT_OK, formatTable, intFlag, out, usageErrors, wantsHelp } from './common.js';
+import { EXIT_FAIL, EXIT_OK, formatTable, intFlag, onLines, out, usageErrors, wantsHelp } from './common.js';
 import { DEFAULT_DATA_DIR, openDb } from './db-open.js';
 import { BarReporter, importIdOf, runImportJob, summaryText, type ImportJob } from './import.js';
 import { syntheticRow } from './import-sources.js';
@@ -183,11 +183,7 @@ function runChild(dir: string, rows: number, dim: number, batch: number, killAt:
   progressBar.start(rows, 0, { speed: '-' });
   const t0 = performance.now();
   const res: ChildResult = { acked: 0, killed: false, failed: false, code: null, seconds: 0, stderr: '' };
-  let rest = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop() ?? '';
+  onLines(child.stderr, (lines) => {
     for (const line of lines) {
       const ev = progressEvent(line);
       if (ev === null) res.stderr += `${line}\n`;

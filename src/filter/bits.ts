@@ -220,12 +220,7 @@ class Evaluator {
       }
       case 'numIn': {
         if (!isNumberArray(values)) break;
-        const data = new Uint32Array(nw);
-        if (p.keys.length > IN_PASSES_MAX) numSet(values, start, end, new Set(p.keys), data);
-        else if (p.keys.length > 0) {
-          const one = new Uint32Array(nw);
-          for (const k of p.keys) orInto(data, numRange(values, start, end, k, k, one));
-        }
+        const data = inList(p.keys, nw, (keys, out) => numSet(values, start, end, keys, out), (k, out) => numRange(values, start, end, k, k, out));
         return this.masked(data, p.col, col);
       }
       case 'big': {
@@ -236,12 +231,7 @@ class Evaluator {
       }
       case 'bigIn': {
         if (!(values instanceof BigInt64Array)) break;
-        const data = new Uint32Array(nw);
-        if (p.keys.length > IN_PASSES_MAX) bigSet(values, start, end, new Set(p.keys), data);
-        else if (p.keys.length > 0) {
-          const one = new Uint32Array(nw);
-          for (const k of p.keys) orInto(data, bigRange(values, start, end, k, k, one));
-        }
+        const data = inList(p.keys, nw, (keys, out) => bigSet(values, start, end, keys, out), (k, out) => bigRange(values, start, end, k, k, out));
         return this.masked(data, p.col, col);
       }
       case 'bool': {
@@ -300,6 +290,21 @@ function orInto(acc: Uint32Array, x: Uint32Array): void {
   for (let w = 0; w < acc.length; w++) acc[w]! |= x[w]!;
 }
 
+/**
+ * The data words of `x in keys` over `nw` words: above IN_PASSES_MAX keys one pass with a Set
+ * lookup per row (`set`), else one equality pass per key (`eq`, into the scratch words it is
+ * given) OR-ed together. The callbacks run once per list or once per key, never per row.
+ */
+function inList<K>(keys: readonly K[], nw: number, set: (keys: Set<K>, out: Uint32Array) => void, eq: (key: K, out: Uint32Array) => Uint32Array): Uint32Array {
+  const data = new Uint32Array(nw);
+  if (keys.length > IN_PASSES_MAX) set(new Set(keys), data);
+  else if (keys.length > 0) {
+    const one = new Uint32Array(nw);
+    for (const k of keys) orInto(data, eq(k, one));
+  }
+  return data;
+}
+
 type NumberArray = Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
 function isNumberArray(v: unknown): v is NumberArray {
@@ -308,17 +313,26 @@ function isNumberArray(v: unknown): v is NumberArray {
 
 // ---- kernels: rows [start, end) into words from out[0]; `start` is a multiple of 32 ----------
 
-/** Number column `lo <= x <= hi`: Float64Array in place, other arrays through the scratch buffer. */
-function numRange(values: NumberArray, start: number, end: number, lo: number, hi: number, out: Uint32Array): Uint32Array {
+/**
+ * Runs a Float64Array kernel over the number rows [start, end): a Float64Array in place, other
+ * arrays through the scratch buffer, CHUNK rows at a time (`w0`: the chunk's first output word).
+ * `kernel` is called once per chunk, never per row.
+ */
+function overF64(values: NumberArray, start: number, end: number, kernel: (v: Float64Array, from: number, n: number, w0: number) => void): void {
   if (values instanceof Float64Array) {
-    f64Range(values, start, end - start, lo, hi, out, 0);
-    return out;
+    kernel(values, start, end - start, 0);
+    return;
   }
   for (let s = start; s < end; s += CHUNK) {
     const e = Math.min(s + CHUNK, end);
     scratch.set(values.subarray(s, e));
-    f64Range(scratch, 0, e - s, lo, hi, out, (s - start) >>> 5);
+    kernel(scratch, 0, e - s, (s - start) >>> 5);
   }
+}
+
+/** Number column `lo <= x <= hi`. */
+function numRange(values: NumberArray, start: number, end: number, lo: number, hi: number, out: Uint32Array): Uint32Array {
+  overF64(values, start, end, (v, from, n, w0) => f64Range(v, from, n, lo, hi, out, w0));
   return out;
 }
 
@@ -335,16 +349,9 @@ function f64Range(v: Float64Array, from: number, n: number, lo: number, hi: numb
   }
 }
 
+/** Number column `x in keys`. */
 function numSet(values: NumberArray, start: number, end: number, keys: Set<number>, out: Uint32Array): void {
-  if (values instanceof Float64Array) {
-    f64Set(values, start, end - start, keys, out, 0);
-    return;
-  }
-  for (let s = start; s < end; s += CHUNK) {
-    const e = Math.min(s + CHUNK, end);
-    scratch.set(values.subarray(s, e));
-    f64Set(scratch, 0, e - s, keys, out, (s - start) >>> 5);
-  }
+  overF64(values, start, end, (v, from, n, w0) => f64Set(v, from, n, keys, out, w0));
 }
 
 function f64Set(v: Float64Array, from: number, n: number, keys: Set<number>, out: Uint32Array, w0: number): void {

@@ -130,6 +130,16 @@ function serverDefinition(proto: MilvusProto): grpc.ServiceDefinition {
   return def as grpc.ServiceDefinition;
 }
 
+/** A required serialized message inside a request: `missing` when absent or empty, `undecodable` when `decode` throws. */
+function decodeRequired(bytes: Uint8Array | undefined, decode: (bytes: Uint8Array) => Record<string, unknown>, missing: string, undecodable: string): Record<string, unknown> {
+  if (!bytes || bytes.byteLength === 0) throw invalid(missing);
+  try {
+    return decode(bytes);
+  } catch {
+    throw invalid(undecodable);
+  }
+}
+
 /** One search (top-level Search, or one request of a HybridSearch) as a service search. */
 function parseSearch(proto: MilvusProto, r: Req): Omit<SearchRequest, 'collectionName' | 'outputFields' | 'partitionNames' | 'consistencyLevel'> {
   if (r.ids && typeof r.ids === 'object' && r.ids.id_field) throw invalid('search by primary keys (ids) is not supported by vecwal: search with query vectors');
@@ -143,14 +153,12 @@ function parseSearch(proto: MilvusProto, r: Req): Omit<SearchRequest, 'collectio
     const v = kv.get(k);
     if (v !== undefined && v !== '' && params[k] === undefined) params[k] = v;
   }
-  const bytes = r.placeholder_group as Uint8Array | undefined;
-  if (!bytes || bytes.byteLength === 0) throw invalid('the search request has no query vectors (placeholder_group is empty)');
-  let group: Record<string, unknown>;
-  try {
-    group = proto.decodePlaceholderGroup(bytes);
-  } catch {
-    throw invalid('placeholder_group does not decode as milvus.proto.common.PlaceholderGroup');
-  }
+  const group = decodeRequired(
+    r.placeholder_group as Uint8Array | undefined,
+    (b) => proto.decodePlaceholderGroup(b),
+    'the search request has no query vectors (placeholder_group is empty)',
+    'placeholder_group does not decode as milvus.proto.common.PlaceholderGroup',
+  );
   const out: ReturnType<typeof parseSearch> = { data: vectorsFromPlaceholders(group), params };
   const limit = intParam('topk', kv.get('topk') ?? kv.get('limit'));
   const offset = intParam('offset', kv.get('offset'));
@@ -275,14 +283,12 @@ function handlers(service: MilvusService, proto: MilvusProto): Record<string, Ha
 
     // ---- collections ----------------------------------------------------------------------------
     CreateCollection: async (req, ctx) => {
-      const bytes = req.schema as Uint8Array | undefined;
-      if (!bytes || bytes.byteLength === 0) throw invalid('schema is required: CreateCollection carries a serialized milvus.proto.schema.CollectionSchema');
-      let raw: Record<string, unknown>;
-      try {
-        raw = proto.decodeCollectionSchema(bytes);
-      } catch {
-        throw invalid('schema does not decode as milvus.proto.schema.CollectionSchema');
-      }
+      const raw = decodeRequired(
+        req.schema as Uint8Array | undefined,
+        (b) => proto.decodeCollectionSchema(b),
+        'schema is required: CreateCollection carries a serialized milvus.proto.schema.CollectionSchema',
+        'schema does not decode as milvus.proto.schema.CollectionSchema',
+      );
       const s = schemaFromProto(raw);
       const name = str(req.collection_name) || s.name;
       if (s.name !== '' && s.name !== name) throw invalid(milvusMessage(`collection name [${name}] does not match the schema name [${s.name}]`, { collection: name }));

@@ -57,6 +57,16 @@ export function missing(path: string, what?: string): MilvusError {
   );
 }
 
+/**
+ * The optional request fields that were given, as an object to spread into a request: unset,
+ * null, '' and 0 count as not given (Go's zero values), as the REST handler treats them.
+ */
+export function givenFields<T extends Record<string, unknown>>(fields: T): { [K in keyof T]?: NonNullable<T[K]> } {
+  const out: { [K in keyof T]?: NonNullable<T[K]> } = {};
+  for (const k of Object.keys(fields) as (keyof T)[]) if (fields[k]) out[k] = fields[k] as NonNullable<T[keyof T]>;
+  return out;
+}
+
 interface Opt {
   required?: boolean;
 }

@@ -26,7 +26,7 @@ import type { Authenticator, RequestObserver } from './auth.js';
 import { MilvusCode, MilvusError, toMilvusError } from './milvus-error.js';
 import { DEFAULT_PARTITION, type HybridSearchRequest, type MilvusService, type SearchRequest } from './service.js';
 import { bigIntsToNumbers, containsBigInt, firstBigInt, float32Number, parseJson, stringifyJson } from './rest-json.js';
-import { Params, isPlainObject, missing, typeError, type JsonObject } from './rest-params.js';
+import { Params, givenFields, isPlainObject, missing, typeError, type JsonObject } from './rest-params.js';
 import { describeForRest, propertiesOf, toCreateRequest, toIndexRequest } from './rest-schema.js';
 
 export interface RestOptions {
@@ -320,24 +320,12 @@ function vectorsOf(v: unknown, path: string): number[][] {
   });
 }
 
-/** searchParams {metricType, params: {...}, radius?, range_filter?, ...} flattened as Milvus does. */
 /** Optional fields a search and each hybrid_search sub-request share, copied when given (`metricType`: the caller's precedence). */
 function searchOptions(p: Params, metricType: string | undefined): Pick<SearchRequest, 'annsField' | 'filter' | 'exprParams' | 'offset' | 'metricType' | 'groupingField'> {
-  const out: Pick<SearchRequest, 'annsField' | 'filter' | 'exprParams' | 'offset' | 'metricType' | 'groupingField'> = {};
-  const annsField = p.str('annsField');
-  if (annsField) out.annsField = annsField;
-  const filter = p.str('filter');
-  if (filter) out.filter = filter;
-  const exprParams = p.map('exprParams');
-  if (exprParams) out.exprParams = exprParams;
-  const offset = p.int('offset');
-  if (offset) out.offset = offset;
-  if (metricType) out.metricType = metricType;
-  const groupingField = p.str('groupingField');
-  if (groupingField) out.groupingField = groupingField;
-  return out;
+  return givenFields({ annsField: p.str('annsField'), filter: p.str('filter'), exprParams: p.map('exprParams'), offset: p.int('offset'), metricType, groupingField: p.str('groupingField') });
 }
 
+/** searchParams {metricType, params: {...}, radius?, range_filter?, ...} flattened as Milvus does. */
 function searchParamsOf(sp: Params | undefined): { metricType?: string; params: JsonObject } {
   if (!sp) return { params: {} };
   const params: JsonObject = { ...(sp.map('params') ?? {}) };
@@ -488,12 +476,7 @@ function buildRoutes(service: MilvusService): Map<string, Route> {
     const rows = await service.query(db, {
       collectionName: name,
       filter: p.str('filter') ?? '',
-      ...(outputFields ? { outputFields } : {}),
-      ...(limit !== undefined ? { limit } : {}),
-      ...(offset ? { offset } : {}),
-      ...(exprParams ? { exprParams } : {}),
-      ...(partitionNames ? { partitionNames } : {}),
-      ...(consistencyLevel ? { consistencyLevel } : {}),
+      ...givenFields({ outputFields, limit, offset, exprParams, partitionNames, consistencyLevel }),
     });
     return { data: isCount ? rows : renderRows(rows, schemaOf(db, name)), extra: { cost: 0 } };
   });
@@ -515,12 +498,10 @@ function buildRoutes(service: MilvusService): Map<string, Route> {
     if (hasData) vectors = vectorsOf(data, 'data');
     else vectors = await vectorsByIds(db, name, schema, Array.isArray(ids) ? ids : [ids], partitionNames);
     const sp = searchParamsOf(p.child('searchParams'));
-    const req: SearchRequest = { collectionName: name, data: vectors, limit: p.int('limit') ?? 100, params: sp.params, ...searchOptions(p, sp.metricType ?? p.str('metricType')) };
-    const outputFields = p.strList('outputFields');
-    if (outputFields) req.outputFields = outputFields;
-    if (partitionNames) req.partitionNames = partitionNames;
-    const consistencyLevel = p.str('consistencyLevel');
-    if (consistencyLevel) req.consistencyLevel = consistencyLevel;
+    const req: SearchRequest = {
+      collectionName: name, data: vectors, limit: p.int('limit') ?? 100, params: sp.params, ...searchOptions(p, sp.metricType ?? p.str('metricType')),
+      ...givenFields({ outputFields: p.strList('outputFields'), partitionNames, consistencyLevel: p.str('consistencyLevel') }),
+    };
     const res = await service.search(db, req);
     const { rows, topks } = flatten(res.results);
     return { data: renderRows(rows, schema), extra: { cost: 0, topks } };
@@ -549,15 +530,10 @@ function buildRoutes(service: MilvusService): Map<string, Route> {
       const params = { ...sp.params, ...(s.map('params') ?? {}) };
       return { data: vectorsOf(s.raw('data', { required: true }), `${s.path}.data`), params, limit: s.int('limit') ?? 100, ...searchOptions(s, s.str('metricType') ?? sp.metricType) };
     });
-    const req: HybridSearchRequest = { collectionName: name, searches: subs, rerank, limit: p.int('limit') ?? 100 };
-    const offset = p.int('offset');
-    if (offset) req.offset = offset;
-    const outputFields = p.strList('outputFields');
-    if (outputFields) req.outputFields = outputFields;
-    const partitionNames = p.strList('partitionNames');
-    if (partitionNames) req.partitionNames = partitionNames;
-    const consistencyLevel = p.str('consistencyLevel');
-    if (consistencyLevel) req.consistencyLevel = consistencyLevel;
+    const req: HybridSearchRequest = {
+      collectionName: name, searches: subs, rerank, limit: p.int('limit') ?? 100,
+      ...givenFields({ offset: p.int('offset'), outputFields: p.strList('outputFields'), partitionNames: p.strList('partitionNames'), consistencyLevel: p.str('consistencyLevel') }),
+    };
     const res = await service.hybridSearch(db, req);
     const { rows, topks } = flatten(res.results);
     return { data: renderRows(rows, schemaOf(db, name)), extra: { cost: 0, topks } };

@@ -25,31 +25,15 @@ import {
 import { DATA_TYPES, type CollectionSchema, type ColumnBatch, type ColumnData, type DataType, type FieldSchema, type ScalarElementType } from '../../src/db/types.js';
 import { isVecwalError } from '../../src/errors.js';
 import { seedFromEnv } from '../../src/util/rng.js';
+import { canon, hex, schemaOf } from '../support/batches.js';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const MIN64 = -(2n ** 63n);
 const MAX64 = 2n ** 63n - 1n;
-
-function schemaOf(fields: FieldSchema[], enableDynamicField = false): CollectionSchema {
-  return { name: 'c', fields, enableDynamicField, metricType: 'L2' };
-}
 
 function batchOf(count: number, cols: Record<string, ColumnData>, dynamic?: (Record<string, unknown> | null)[]): ColumnBatch {
   const b: ColumnBatch = { count, columns: new Map(Object.entries(cols)) };
   if (dynamic) b.dynamic = dynamic;
   return b;
-}
-
-/** A comparable form of a batch: typed arrays as [type, exact bytes] (NaN and -0 included). */
-function canon(b: ColumnBatch): unknown {
-  const typed = (a: ArrayBufferView) => [a.constructor.name, hex(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))];
-  const cols = [...b.columns].map(([name, c]) => {
-    const out: Record<string, unknown> = { name, type: c.type, values: ArrayBuffer.isView(c.values) ? typed(c.values) : c.values };
-    if (c.type === 'FloatVector') out.dim = c.dim;
-    else if (c.valid) out.valid = typed(c.valid);
-    return out;
-  });
-  return { count: b.count, cols, dynamic: b.dynamic };
 }
 
 /** What a batch decodes as: null rows hold placeholders, JSON goes through JSON, Int64 array elements are bigints. */

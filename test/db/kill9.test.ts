@@ -21,13 +21,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Database } from '../../src/db/database.js';
 import { Rng, seedFromEnv } from '../../src/util/rng.js';
+import { runAndKill } from '../support/kill-child.js';
 import { CHILD_FLAG, COLL, describeOp, makeOps, valueFor, type Op, type Value } from './kill9-child.js';
 
 const CHILD = fileURLToPath(new URL('./kill9-child.js', import.meta.url));
@@ -44,33 +44,8 @@ interface ChildRun {
 }
 
 async function runChild(dir: string, seed: number, round: number, policy: string, delayMs: number, fromSpawn: boolean): Promise<ChildRun> {
-  const env = { ...process.env };
-  delete env.NODE_TEST_CONTEXT; // the child is a plain script, not a test file
-  const child = spawn(process.execPath, [CHILD, CHILD_FLAG, dir, String(seed), String(round), policy], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  const ready = new Promise<void>((resolve) => {
-    child.stdout.on('data', (d: string) => {
-      out += d;
-      if (out.includes('ready ')) resolve();
-    });
-    void exited.then(() => resolve());
-  });
-  child.stderr.on('data', (d: string) => (err += d));
-  if (!fromSpawn) {
-    const timeout = setTimeout(() => child.kill('SIGKILL'), 20_000); // never hang the suite
-    await ready;
-    clearTimeout(timeout);
-  }
-  await new Promise((r) => setTimeout(r, delayMs));
-  child.kill('SIGKILL');
-  const { code, signal } = await exited; // reaped: its pid is gone, so its LOCK is stale
-  const run: ChildRun = { ready: false, acks: [], signal, code, stderr: err };
-  const lines = out.split('\n');
-  lines.pop(); // an unterminated last line is not an acknowledgement
+  const { lines, signal, code, stderr } = await runAndKill(CHILD, [CHILD_FLAG, dir, String(seed), String(round), policy], { delayMs, fromSpawn, readyTimeoutMs: 20_000 });
+  const run: ChildRun = { ready: false, acks: [], signal, code, stderr };
   for (const line of lines) {
     if (line.startsWith('ready ')) run.ready = true;
     else if (line === 'done') continue;

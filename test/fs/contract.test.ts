@@ -12,6 +12,7 @@ import { NodeFileSystem } from '../../src/fs/node-fs.js';
 import { CrashableMemFileSystem } from '../../src/fs/mem-fs.js';
 import { FaultInjectingFileSystem } from '../../src/fs/fault-fs.js';
 import { readFile, readFully, writeFully } from '../../src/fs/io.js';
+import { codeOf } from '../support/fs-test-helpers.js';
 
 interface Subject {
   name: string;
@@ -56,15 +57,6 @@ const subjects: Subject[] = [
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as { code?: string }).code ?? 'NO_CODE';
-  }
-  return undefined;
-}
 
 async function writeText(fs: FileSystem, path: string, text: string, flags: 'w' | 'wx' | 'a+' = 'w'): Promise<void> {
   const h = await fs.open(path, flags);

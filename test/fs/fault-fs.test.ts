@@ -15,18 +15,10 @@ import {
 } from '../../src/fs/fault-fs.js';
 import { readFile, writeFully } from '../../src/fs/io.js';
 import { seedFromEnv } from '../../src/util/rng.js';
+import { codeOf } from '../support/fs-test-helpers.js';
 
 const SEED = seedFromEnv('VECWAL_SEED');
 console.log(`fault-fs: VECWAL_SEED=${SEED}`);
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as { code?: string }).code ?? 'NO_CODE';
-  }
-  return undefined;
-}
 
 function setup(): { mem: CrashableMemFileSystem; fs: FaultInjectingFileSystem } {
   const mem = new CrashableMemFileSystem();

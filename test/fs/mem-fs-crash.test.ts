@@ -10,6 +10,7 @@ import { CrashableMemFileSystem } from '../../src/fs/mem-fs.js';
 import { readFile, writeFully } from '../../src/fs/io.js';
 import type { FileSystem } from '../../src/fs/fs.js';
 import { seedFromEnv } from '../../src/util/rng.js';
+import { codeOf } from '../support/fs-test-helpers.js';
 
 const SEED = seedFromEnv('VECWAL_SEED');
 console.log(`mem-fs-crash: VECWAL_SEED=${SEED}`);
@@ -35,15 +36,6 @@ async function durableFile(bytes: Uint8Array): Promise<CrashableMemFileSystem> {
   await put(fs, '/d/f', bytes, { sync: true });
   await fs.syncDir('/d');
   return fs;
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as { code?: string }).code ?? 'NO_CODE';
-  }
-  return undefined;
 }
 
 /** Scan seeds from SEED until `found(seed)` holds; returns the seed, or fails after `limit`. */

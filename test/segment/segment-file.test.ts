@@ -21,28 +21,12 @@ import type { CollectionSchema, ColumnBatch, ColumnData, PrimaryKey } from '../.
 import { isVecwalError, type ErrorCode } from '../../src/errors.js';
 import { concatBatches, sliceBatch } from '../../src/db/columns.js';
 import { seedFromEnv } from '../../src/util/rng.js';
+import { canon, hex, schemaOf } from '../support/batches.js';
 import { FIXTURE_DELETES, FIXTURE_DELETE_FILE, FIXTURE_DIR, FIXTURE_META, FIXTURE_SCHEMA, fixtureBatch } from '../fixtures/make-segment-v1.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures');
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const DIR = '/db/data/segment_000001';
 const META = { segmentId: 1, collectionId: 2, minLsn: 3, maxLsn: 4 };
-
-function schemaOf(fields: CollectionSchema['fields'], enableDynamicField = false): CollectionSchema {
-  return { name: 'c', fields, enableDynamicField, metricType: 'L2' };
-}
-
-/** A comparable form of a batch: typed arrays as [type, exact bytes]. */
-function canon(b: ColumnBatch): unknown {
-  const typed = (a: ArrayBufferView) => [a.constructor.name, hex(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))];
-  const cols = [...b.columns].map(([name, c]) => {
-    const out: Record<string, unknown> = { name, type: c.type, values: ArrayBuffer.isView(c.values) ? typed(c.values) : c.values };
-    if (c.type === 'FloatVector') out.dim = c.dim;
-    else if (c.valid) out.valid = typed(c.valid);
-    return out;
-  });
-  return { count: b.count, cols, dynamic: b.dynamic };
-}
 
 /** The golden segment: Int64 ids given unsorted (so the pk index sorts), 2-d vectors. */
 const GOLDEN_SCHEMA = schemaOf([{ name: 'id', dataType: 'Int64', isPrimaryKey: true }, { name: 'v', dataType: 'FloatVector', dim: 2 }]);

@@ -87,16 +87,21 @@ export async function runWalWorkload(fs: FileSystem, dir: string, seed: number, 
   return log;
 }
 
-async function checkpointAndCleanup(wal: Wal, log: WorkloadLog): Promise<void> {
+/**
+ * Marks a checkpoint at the last LSN of the middle acknowledged batch (none below two
+ * acknowledgements) and runs cleanup; what either throws goes to `errors`.
+ */
+export async function checkpointAndCleanup(wal: Wal, log: WorkloadLog, errors: unknown[] = log.errors): Promise<void> {
   const acked = [...log.acked].sort((a, b) => a - b);
   if (acked.length < 2) return;
-  const cp = acked[Math.floor(acked.length / 2)]! + log.tried.get(acked[Math.floor(acked.length / 2)]!)!.payloads.length - 1;
+  const mid = acked[Math.floor(acked.length / 2)]!;
+  const cp = mid + log.tried.get(mid)!.payloads.length - 1;
   try {
     wal.checkpoint(cp);
     log.checkpoint = Math.max(log.checkpoint, cp);
     await wal.cleanup();
   } catch (e) {
-    log.errors.push(e);
+    errors.push(e);
   }
 }
 

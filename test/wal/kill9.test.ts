@@ -28,7 +28,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { Wal } from '../../src/wal/wal.js';
 import { OpType } from '../../src/wal/format.js';
 import { Rng, seedFromEnv } from '../../src/util/rng.js';
+import { runAndKill } from '../support/kill-child.js';
 import { CHILD_FLAG, CHILD_WAL_OPTIONS, WRITERS, kill9Payload, parseKill9Payload } from './kill9-child.js';
 
 const CHILD = fileURLToPath(new URL('./kill9-child.js', import.meta.url));
@@ -52,35 +52,8 @@ interface ChildRun {
 }
 
 async function runChild(dir: string, round: number, policy: 'always' | 'none', delayMs: number, fromSpawn: boolean): Promise<ChildRun> {
-  const env = { ...process.env };
-  delete env.NODE_TEST_CONTEXT; // the child is a plain script, not a test file
-  const child = spawn(process.execPath, [CHILD, CHILD_FLAG, dir, String(round), policy], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  const ready = new Promise<void>((resolve) => {
-    child.stdout.on('data', (d: string) => {
-      out += d;
-      if (out.includes('ready ')) resolve();
-    });
-    void exited.then(() => resolve());
-  });
-  child.stderr.on('data', (d: string) => (err += d));
-  const t0 = performance.now();
-  if (!fromSpawn) {
-    const timeout = setTimeout(() => child.kill('SIGKILL'), 15_000); // never hang the suite
-    await ready;
-    clearTimeout(timeout);
-  }
-  const tKill = performance.now();
-  await new Promise((r) => setTimeout(r, delayMs));
-  child.kill('SIGKILL');
-  const { code, signal } = await exited; // reaped: its pid is gone, so its LOCK file is stale
-  const run: ChildRun = { readyLsn: null, acks: [], done: false, signal, code, stderr: err, killedAfterMs: performance.now() - (fromSpawn ? t0 : tKill) };
-  const lines = out.split('\n');
-  lines.pop(); // an unterminated last line is not an acknowledgement
+  const { lines, signal, code, stderr, killedAfterMs } = await runAndKill(CHILD, [CHILD_FLAG, dir, String(round), policy], { delayMs, fromSpawn, readyTimeoutMs: 15_000 });
+  const run: ChildRun = { readyLsn: null, acks: [], done: false, signal, code, stderr, killedAfterMs };
   for (const line of lines) {
     if (line.startsWith('ready ')) run.readyLsn = Number(line.slice(6));
     else if (line === 'done') run.done = true;
