@@ -160,6 +160,14 @@ function benchSize(rng: Rng, n: number, nq: number): void {
 }
 
 function main(): void {
+  const argv = process.argv.slice(2);
+  if (argv.length > 0) {
+    // Configured by environment only; an argument (even --help) must not start a full run.
+    const help = argv.includes('--help') || argv.includes('-h');
+    process.stderr.write(`usage: node dist/bench/search-kernel.js (no arguments)\n  env: VECWAL_SEED (data seed, default 42), BENCH_SIZES (default 100000,1000000), BENCH_QUERIES (default 200)\n`);
+    if (!help) process.stderr.write(`unexpected arguments: ${argv.join(' ')}\n`);
+    process.exit(help ? 0 : 2);
+  }
   const seed = seedFromEnv('VECWAL_SEED', 42);
   const sizes = (process.env['BENCH_SIZES'] ?? '100000,1000000').split(',').map(Number);
   const nq = Number(process.env['BENCH_QUERIES'] ?? 200);

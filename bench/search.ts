@@ -347,7 +347,7 @@ async function benchSize(n: number): Promise<void> {
   const ctx: SizeCtx = { n, data, queries: randomVectors(new FastRng(5678), nq), nq, simd: simdScanner(data) };
   const scanWarm = [0, 1, 2].map(() => timeMs(() => jsScan(ctx.data)));
   void scanWarm;
-  const bq = n > 100_000 ? 5 : 15;
+  const bq = Math.min(nq, n > 100_000 ? 5 : 15); // brute-force queries: the first bq of the nq timed ones
   const brute = new Map<MetricType, { ms: number[]; scan: number[]; truth: number[][] }>();
   for (const metric of METRICS) {
     log(`n=${n} ${metric}: js brute force, ${bq} queries`);

@@ -18,7 +18,7 @@ import { Wal } from '../wal/wal.js';
 import { OpType } from '../wal/format.js';
 import { joinPath, removeTree } from '../fs/io.js';
 import { NodeFileSystem } from '../fs/node-fs.js';
-import { onLines } from './common.js';
+import { onLines, usageErrors } from './common.js';
 
 const WRITERS = 16;
 const RECORD_BYTES = 600;
@@ -79,10 +79,13 @@ async function verify(wal: Wal, acks: Ack[]): Promise<{ checked: number; missing
 }
 
 export async function runWalDemo(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { data: { type: 'string', default: './data' }, records: { type: 'string', default: '100000' }, child: { type: 'boolean', default: false } },
-  });
+  const { values } = usageErrors('demo', () =>
+    parseArgs({
+      args: argv,
+      strict: true,
+      options: { data: { type: 'string', default: './data' }, records: { type: 'string', default: '100000' }, child: { type: 'boolean', default: false } },
+    }),
+  );
   const total = Number(values.records);
   if (values.child) {
     await demoChild(values.data!, total, 0);

@@ -41,11 +41,11 @@ resumes the import, verifies every row, and searches. Starts from an empty <dir>
   --wal            the WAL-only demo: 16 concurrent writers appending raw records`;
 
 export async function runDemo(argv: string[]): Promise<number> {
-  if (argv.includes('--wal')) return (await import('./demo-wal.js')).runWalDemo(argv.filter((a) => a !== '--wal'));
   if (wantsHelp(argv)) {
     out(DEMO_USAGE);
     return EXIT_OK;
   }
+  if (argv.includes('--wal')) return (await import('./demo-wal.js')).runWalDemo(argv.filter((a) => a !== '--wal'));
   const { values } = usageErrors('demo', () =>
     parseArgs({
       args: argv,
