@@ -292,6 +292,12 @@ test('insert rows and columns; get; default outputFields; read-your-writes', asy
   const r1 = await db.insert('books', SAMPLE.slice(0, 3));
   assert.equal(r1.insertCount, 3);
   assert.deepEqual(r1.ids, big(1, 2, 3));
+  // ids is made on first read, but behaves as a plain field: spread, JSON, assignment.
+  assert.deepEqual({ ...r1 }, { insertCount: 3, ids: big(1, 2, 3), lsn: r1.lsn });
+  assert.equal(JSON.stringify(r1, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)), `{"insertCount":3,"lsn":${r1.lsn},"ids":[1,2,3]}`);
+  assert.equal(r1.ids, r1.ids, 'the same array every time');
+  r1.ids = [];
+  assert.deepEqual(r1.ids, []);
   assert.ok(r1.lsn >= 1);
   assert.equal(db.stats().lastLsn, r1.lsn);
   // read-your-writes: visible as soon as insert resolves, without a flush
