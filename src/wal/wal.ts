@@ -2,13 +2,16 @@
  * The write-ahead log: a directory of segment files (format.ts), opened with recovery, appended
  * to with group commit, read from any LSN, cleaned up behind a checkpoint.
  *
- * Commit pipeline (one writer loop, never two I/O operations on the log at once):
+ * Commit pipeline (one writer loop; at most a write and an fdatasync on the log at once):
  *   append() validates, assigns LSNs and queues the batch; the promise is the acknowledgement.
  *   The loop takes queued batches up to groupCommitBytesMax (the first always), encodes them as
  *   frames into one buffer, writes it with one positional write (short writes are looped) and,
- *   under sync=always, one fdatasync; then it settles every promise of the group. Appends that
- *   arrive while a sync runs form the next group: that is group commit, with no timer and no
- *   added latency for a lone writer.
+ *   under sync=always, starts one fdatasync; the group's promises settle when it completes.
+ *   Appends that arrive meanwhile form the next group: that is group commit, with no timer and
+ *   no added latency for a lone writer. The next group is written while the previous group's
+ *   fdatasync runs, and its own fdatasync starts only after that one completed, so groups are
+ *   acknowledged in order and each sync covers everything written before it started (the
+ *   durable end is the one taken when the sync started). A rotation first waits for the sync.
  * Failure: any write or sync error poisons the log (the fsyncgate rule): the group and every
  *   later append reject with WAL_FAILED, whose cause is the first error, until reopened. A sync
  *   is never retried, because after a failed fsync the kernel may have dropped the dirty pages.
@@ -131,6 +134,17 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+interface InFlightSync {
+  promise: Promise<void>;
+  group: Pending[];
+  /** The sync has completed (either way); finishSync settles the group. */
+  done: boolean;
+}
+
+function resolveGroup(group: readonly Pending[]): void {
+  for (const p of group) p.resolve({ firstLsn: p.firstLsn, lastLsn: p.firstLsn + p.records.length - 1 });
+}
+
 interface Active {
   state: SegmentState;
   handle: FileHandle;
@@ -168,6 +182,10 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
   private checkpointLsnValue = 0;
   private readers = new Map<string, number>();
   private queue: Pending[] = [];
+  /** The group whose fdatasync is running (at most one), overlapping the next group's write. */
+  private inFlightSync: InFlightSync | null = null;
+  /** Set while the loop waits on a sync with nothing queued: enqueue() calls it. */
+  private wake: (() => void) | null = null;
   private running = false;
   private failure: VecwalError | null = null;
   private closed = false;
@@ -286,6 +304,11 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
       p.reject = reject;
     });
     this.queue.push(p);
+    const wake = this.wake;
+    if (wake) {
+      this.wake = null;
+      wake();
+    }
     if (!this.running) {
       this.running = true;
       queueMicrotask(() => void this.runLoop());
@@ -299,23 +322,76 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
   }
 
   private async runLoop(): Promise<void> {
-    while (this.queue.length > 0) {
+    for (;;) {
+      const s = this.inFlightSync;
+      if (s && (s.done || this.failure || this.queue.length === 0)) {
+        if (!s.done && !this.failure) {
+          // Nothing to write yet: wait for the sync or the next append, whichever comes first.
+          await Promise.race([s.promise.catch(() => undefined), new Promise<void>((r) => (this.wake = r))]);
+          this.wake = null;
+          if (!s.done) continue; // an append arrived: write it while the sync runs
+        }
+        await this.finishSync().catch(() => undefined); // its group is settled either way
+        continue;
+      }
+      if (this.queue.length === 0) break;
       if (this.failure) {
         for (const p of this.queue.splice(0)) p.reject(this.failure);
         break;
       }
       const group = this.takeGroup();
       try {
-        await this.commitGroup(group);
+        await this.writeGroup(group);
+        // The previous group's fdatasync ran while this group was written.
+        await this.finishSync();
+        const mustSync = this.opts.syncPolicy === 'always' || group.some((p) => p.barrier);
+        if (mustSync && this.active.durableEnd < this.active.writeEnd) {
+          const sync: InFlightSync = { promise: this.syncActive(group.filter((p) => !p.barrier)), group, done: false };
+          // Settled here too, so it is never an unhandled rejection while nobody awaits it.
+          sync.promise = sync.promise.then(
+            () => void (sync.done = true),
+            (e: unknown) => {
+              sync.done = true;
+              throw e;
+            },
+          );
+          sync.promise.catch(() => undefined);
+          this.inFlightSync = sync;
+        } else {
+          resolveGroup(group);
+        }
+        const cut = group.find((p) => p.rotateAtOrBelow !== undefined)?.rotateAtOrBelow;
+        const a = this.active;
+        if (cut !== undefined && a.writeEnd > SEGMENT_HEADER_SIZE && a.state.lastLsn <= cut) await this.rotate();
       } catch (e) {
         this.poison(e);
+        if (this.inFlightSync?.group === group) this.inFlightSync = null;
         for (const p of group) p.reject(this.failure);
         continue;
       }
-      for (const p of group) p.resolve({ firstLsn: p.firstLsn, lastLsn: p.firstLsn + p.records.length - 1 });
     }
     this.running = false;
     for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /**
+   * Settle the group whose fdatasync is in flight: resolve it once the sync succeeds; on failure
+   * poison the log, reject the group and throw. Called before the next group's sync, before a
+   * rotation (which seals and closes the handle being synced) and when the queue runs dry.
+   */
+  private async finishSync(): Promise<void> {
+    const s = this.inFlightSync;
+    if (!s) return;
+    try {
+      await s.promise;
+    } catch (e) {
+      this.poison(e);
+      if (this.inFlightSync === s) this.inFlightSync = null;
+      for (const p of s.group) p.reject(this.failure);
+      throw this.failure;
+    }
+    if (this.inFlightSync === s) this.inFlightSync = null;
+    resolveGroup(s.group);
   }
 
   private takeGroup(): Pending[] {
@@ -329,7 +405,8 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
     return this.queue.splice(0, n);
   }
 
-  private async commitGroup(group: Pending[]): Promise<void> {
+  /** Write the group's frames, rotating to new segments as they fill (no sync). */
+  private async writeGroup(group: Pending[]): Promise<void> {
     const frames = group.filter((p) => !p.barrier);
     let i = 0;
     while (i < frames.length) {
@@ -347,11 +424,6 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
       await this.writeFrames(frames.slice(i, j), bytes);
       i = j;
     }
-    const mustSync = this.opts.syncPolicy === 'always' || group.some((p) => p.barrier);
-    if (mustSync && this.active.durableEnd < this.active.writeEnd) await this.syncActive(frames.length, frames.reduce((n, p) => n + p.size, 0));
-    const cut = group.find((p) => p.rotateAtOrBelow !== undefined)?.rotateAtOrBelow;
-    const a = this.active;
-    if (cut !== undefined && a.writeEnd > SEGMENT_HEADER_SIZE && a.state.lastLsn <= cut) await this.rotate();
   }
 
   private async writeFrames(frames: Pending[], bytes: number): Promise<void> {
@@ -378,19 +450,25 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
     for (const p of frames) this.counters.records += p.records.length;
   }
 
-  private async syncActive(batches: number, bytes: number): Promise<void> {
+  /**
+   * fdatasync the active segment. It makes durable what was written before it started; the next
+   * group may be written meanwhile, so the durable end and LSN are the ones taken at the start.
+   */
+  private async syncActive(frames: readonly Pending[]): Promise<void> {
     const a = this.active;
+    const end = a.writeEnd;
+    const lsn = this.writtenLsn;
     const t0 = performance.now();
     try {
       await a.handle.datasync();
     } catch (e) {
       throw ioError('fdatasync', a.handle.path, e);
     }
-    a.durableEnd = a.writeEnd;
-    this.durableLsnValue = this.writtenLsn;
+    if (end > a.durableEnd) a.durableEnd = end;
+    if (lsn > this.durableLsnValue) this.durableLsnValue = lsn;
     this.counters.syncs++;
     this.counters.groups++;
-    if (this.listenerCount('sync') > 0) this.emit('sync', { durationMs: performance.now() - t0, batches, bytes });
+    if (this.listenerCount('sync') > 0) this.emit('sync', { durationMs: performance.now() - t0, batches: frames.length, bytes: frames.reduce((n, p) => n + p.size, 0) });
   }
 
   /**
@@ -425,6 +503,7 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
 
   /** Seal the active segment (cut the zeros, fdatasync) and start the next one. */
   private async rotate(): Promise<void> {
+    await this.finishSync(); // the seal below closes the handle that sync is running on
     const a = this.active;
     await this.seal(a);
     await a.handle.close().catch(() => undefined);
