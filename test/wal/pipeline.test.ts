@@ -89,18 +89,23 @@ function tracked<T>(p: Promise<T>): { settled: () => boolean; promise: Promise<T
 
 const payload = (tag: number) => new Uint8Array(20_000).fill(tag);
 
-test('the next group is written during the previous sync; acks, durableLsn and syncedThrough only claim what a finished sync covered', async () => {
+/** Open a log with syncs held, append A, and once A's sync is running, append B and wait for B's write. */
+async function overlapAB(tagA: number, tagB: number) {
   const mem = new CrashableMemFileSystem();
   const { fs, state } = holdingFs(mem);
   const wal = await Wal.open(DIR, { fs, syncPolicy: 'always', preallocateBytes: 0 });
   const segment = joinPath(DIR, segmentFileName(wal.listSegments().at(-1)!.segmentNo));
   state.hold = true;
   state.writes.length = 0;
-
-  const a = tracked(wal.append({ op: OpType.User, payload: payload(0xa) }));
+  const a = tracked(wal.append({ op: OpType.User, payload: payload(tagA) }));
   await until(() => state.syncs.length === 1, "A's sync started");
-  const b = tracked(wal.append({ op: OpType.User, payload: payload(0xb) }));
+  const b = tracked(wal.append({ op: OpType.User, payload: payload(tagB) }));
   await until(() => state.writes.length === 2, 'B written while A syncs');
+  return { mem, state, wal, segment, a, b };
+}
+
+test('the next group is written during the previous sync; acks, durableLsn and syncedThrough only claim what a finished sync covered', async () => {
+  const { mem, state, wal, segment, a, b } = await overlapAB(0xa, 0xb);
   assert.equal(state.syncs.length, 1, "B's sync waits for A's");
   assert.ok(!a.settled() && !b.settled(), 'nothing acknowledged before a sync ended');
   assert.equal(wal.durableLsn, 0);
@@ -143,15 +148,7 @@ test('the next group is written during the previous sync; acks, durableLsn and s
 });
 
 test('a failed sync rejects its group and the group written during it, and poisons the log', async () => {
-  const mem = new CrashableMemFileSystem();
-  const { fs, state } = holdingFs(mem);
-  const wal = await Wal.open(DIR, { fs, syncPolicy: 'always', preallocateBytes: 0 });
-  state.hold = true;
-  state.writes.length = 0;
-  const a = tracked(wal.append({ op: OpType.User, payload: payload(1) }));
-  await until(() => state.syncs.length === 1, "A's sync started");
-  const b = tracked(wal.append({ op: OpType.User, payload: payload(2) }));
-  await until(() => state.writes.length === 2, 'B written while A syncs');
+  const { state, wal, a, b } = await overlapAB(1, 2);
   state.syncs[0]!.fail();
   const walFailed = (e: Error & { code?: string }) => e.code === 'WAL_FAILED';
   await assert.rejects(a.promise, walFailed);
