@@ -30,6 +30,7 @@ import { FRAME_HEADER_SIZE, OpType, RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, ali
 import { scanSegment, type SegmentScan } from '../../src/wal/segment-reader.js';
 import { Rng, seedFromEnv } from '../../src/util/rng.js';
 import type { Frame } from '../../src/wal/codec.js';
+import { writeAt } from '../support/wal-test-helpers.js';
 
 const SEED = seedFromEnv('VECWAL_SEED');
 const MiB = 1024 * 1024;
@@ -150,27 +151,16 @@ function recheck(seen: { frame: Frame; at: number }[], w: Written): void {
   for (const s of seen) checkFrame(s.frame, s.at, byAt.get(s.at)!, `frame at ${s.at} after the scan`);
 }
 
-async function patch(fs: FileSystem, path: string, offset: number, bytes: Uint8Array): Promise<void> {
-  const h = await fs.open(path, 'r+');
-  try {
-    await h.write(bytes, 0, bytes.length, offset);
-    await h.datasync();
-  } finally {
-    await h.close();
-  }
-}
-
+/** Flip bit 6 of the byte at `offset` (on any FileSystem: the real disk too). */
 async function flip(fs: FileSystem, path: string, offset: number): Promise<void> {
-  const h = await fs.open(path, 'r+');
+  const b = new Uint8Array(1);
+  const h = await fs.open(path, 'r');
   try {
-    const b = new Uint8Array(1);
     await h.read(b, 0, 1, offset);
-    b[0] = b[0]! ^ 0x40;
-    await h.write(b, 0, 1, offset);
-    await h.datasync();
   } finally {
     await h.close();
   }
+  await writeAt(fs, path, offset, Uint8Array.of(b[0]! ^ 0x40));
 }
 
 const KINDS: { name: string; make: () => Promise<{ fs: FileSystem; dir: string; done: () => Promise<void> }> }[] = [
@@ -267,7 +257,7 @@ describe('segment reader on a big log', () => {
     const hit = w.frames[i]!;
     const len = new Uint8Array(4);
     new DataView(len.buffer).setUint32(0, 7 * MiB, true);
-    await patch(fs, w.path, hit.at + 4, len);
+    await writeAt(fs, w.path, hit.at + 4, len);
     const { scan, seen } = await scanAll(fs, w.path, true);
     assert.equal(scan.bad.length, 1);
     assert.equal(scan.bad[0]!.offset, hit.at);
@@ -282,7 +272,7 @@ describe('segment reader on a big log', () => {
     const fs = new CrashableMemFileSystem();
     const w = await writeLog(fs, DIR, layout(SEED), 'none');
     const zeros = new Uint8Array(3 * MiB + 5);
-    await patch(fs, w.path, w.end, zeros);
+    await writeAt(fs, w.path, w.end, zeros);
     const clean = await scanAll(fs, w.path);
     assert.deepEqual(clean.scan.bad, []);
     assert.equal(clean.scan.validEnd, w.end);
