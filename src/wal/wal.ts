@@ -347,15 +347,9 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
         const mustSync = this.opts.syncPolicy === 'always' || group.some((p) => p.barrier);
         if (mustSync && this.active.durableEnd < this.active.writeEnd) {
           const sync: InFlightSync = { promise: this.syncActive(group.filter((p) => !p.barrier)), group, done: false };
-          // Settled here too, so it is never an unhandled rejection while nobody awaits it.
-          sync.promise = sync.promise.then(
-            () => void (sync.done = true),
-            (e: unknown) => {
-              sync.done = true;
-              throw e;
-            },
-          );
-          sync.promise.catch(() => undefined);
+          // Marks completion, and handles a rejection so it is never unhandled while nobody awaits it.
+          const settled = () => void (sync.done = true);
+          sync.promise.then(settled, settled);
           this.inFlightSync = sync;
         } else {
           resolveGroup(group);
@@ -365,7 +359,6 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
         if (cut !== undefined && a.writeEnd > SEGMENT_HEADER_SIZE && a.state.lastLsn <= cut) await this.rotate();
       } catch (e) {
         this.poison(e);
-        if (this.inFlightSync?.group === group) this.inFlightSync = null;
         for (const p of group) p.reject(this.failure);
         continue;
       }
