@@ -58,7 +58,10 @@ export interface DatabaseOptions {
 export type DatabaseEvent =
   | { type: 'sync'; durationMs: number; batches: number; bytes: number }
   | { type: 'append'; durationMs: number; records: number }
-  | { type: 'flush'; durationMs: number; segments: number };
+  /** durationMs: the flush's own time, from freezing the memtable to the WAL cleanup. */
+  | { type: 'flush'; durationMs: number; segments: number }
+  /** A write waited for a flush: the WAL held bytesAboveCheckpoint bytes, over memtable.max_replay_size. */
+  | { type: 'stall'; durationMs: number; bytesAboveCheckpoint: number };
 
 /** DatabaseOptions from a loaded configuration (src/config.ts, docs/config.md). */
 export function optionsFromConfig(config: VecwalConfig): DatabaseOptions {
@@ -176,6 +179,8 @@ export class Database {
   private readonly byId = new Map<number, Collection>();
   private readonly metaLock = new Mutex();
   private readonly flushLock = new Mutex();
+  /** The flush that flush() calls share: queued on the flush lock, the memtable not frozen yet. */
+  private nextFlush: Promise<{ segments: number; checkpointLsn: number }> | null = null;
   /** Orders writes: validation-to-append runs one call at a time, in call order. */
   private readonly writeLock = new Mutex();
   private memtableBytes = 0;
@@ -655,24 +660,26 @@ export class Database {
   }
 
   private async backpressure(): Promise<void> {
-    // Replay time is bounded by the WAL bytes above the checkpoint: past the budget (or with a
-    // memtable twice its size because flushes fall behind), a writer waits for a flush.
+    // Replay time is bounded by the WAL bytes above the checkpoint: past the budget, a writer
+    // waits for a flush (which moves the checkpoint). The memtable size only triggers flushes:
+    // while one is written, writers go on into a fresh memtable.
     const above = this.wal.bytesAbove(this.manifest.checkpointLsn);
-    if (this.memtableBytes >= this.opts.memtableBytesMax * 2 || above > this.opts.replayBytesMax) await this.flush();
+    if (above <= this.opts.replayBytesMax) return;
+    const t0 = performance.now();
+    while (this.wal.bytesAbove(this.manifest.checkpointLsn) > this.opts.replayBytesMax) await this.flush();
+    this.opts.onEvent?.({ type: 'stall', durationMs: performance.now() - t0, bytesAboveCheckpoint: above });
   }
 
   /**
    * Flush the memtable: segment files and delete files, fsynced; then the manifest with the new
-   * checkpoint; then WAL cleanup. Concurrent calls share the flush in progress.
+   * checkpoint; then WAL cleanup. Every write acknowledged before the call is in a segment file
+   * when it resolves. Calls share a flush that has not frozen the memtable yet, so however many
+   * triggers fire while a flush runs, one more flush follows it and takes everything written since.
    */
-  async flush(): Promise<{ segments: number; checkpointLsn: number }> {
+  flush(): Promise<{ segments: number; checkpointLsn: number }> {
     this.checkWritable();
-    const onEvent = this.opts.onEvent;
-    if (!onEvent) return this.flushNow();
-    const t0 = performance.now();
-    const r = await this.flushNow();
-    if (r.segments > 0) onEvent({ type: 'flush', durationMs: performance.now() - t0, segments: r.segments });
-    return r;
+    this.nextFlush ??= this.flushLock.run(() => this.flushNow());
+    return this.nextFlush;
   }
 
   /** With an onEvent hook: report the append's latency (call to durable) when it resolves. */
@@ -686,35 +693,39 @@ export class Database {
     });
   }
 
-  private flushNow(): Promise<{ segments: number; checkpointLsn: number }> {
-    return this.flushLock.run(async () => {
-      const upto = this.memtableMaxLsn;
-      if (upto <= this.manifest.checkpointLsn) return { segments: 0, checkpointLsn: this.manifest.checkpointLsn };
-      // Freeze: writers from here on go to fresh growing segments.
-      const frozen: { c: Collection; seg: MemSegment }[] = [];
-      const deletes: { c: Collection; seg: MemSegment; rows: number[] }[] = [];
-      for (const c of this.collections.values()) {
-        for (const seg of c.segments) {
-          if (seg.state === 'sealed' && seg.pendingDeletes.length > 0) {
-            deletes.push({ c, seg, rows: seg.pendingDeletes });
-            seg.pendingDeletes = [];
-          }
-        }
-        if (c.growing) {
-          c.growing.state = 'frozen';
-          frozen.push({ c, seg: c.growing });
-          c.growing = null;
+  /** The flush itself, under the flush lock (see flush()). */
+  private async flushNow(): Promise<{ segments: number; checkpointLsn: number }> {
+    this.nextFlush = null; // from here on, a flush() call needs a flush after this one
+    const t0 = performance.now();
+    const upto = this.memtableMaxLsn;
+    if (upto <= this.manifest.checkpointLsn) return { segments: 0, checkpointLsn: this.manifest.checkpointLsn };
+    // Freeze: writers from here on go to fresh growing segments.
+    const frozen: { c: Collection; seg: MemSegment }[] = [];
+    const deletes: { c: Collection; seg: MemSegment; rows: number[] }[] = [];
+    for (const c of this.collections.values()) {
+      for (const seg of c.segments) {
+        if (seg.state === 'sealed' && seg.pendingDeletes.length > 0) {
+          deletes.push({ c, seg, rows: seg.pendingDeletes });
+          seg.pendingDeletes = [];
         }
       }
-      this.memtableBytes = 0;
-      await this.settle(this.wal.sync()); // every LSN <= upto is now in the OS and durable
-      try {
-        return await this.writeFlush(upto, frozen, deletes);
-      } catch (e) {
-        this.poison(e);
-        throw this.failure;
+      if (c.growing) {
+        c.growing.state = 'frozen';
+        frozen.push({ c, seg: c.growing });
+        c.growing = null;
       }
-    });
+    }
+    this.memtableBytes = 0;
+    await this.settle(this.wal.sync()); // every LSN <= upto is now in the OS and durable
+    let r: { segments: number; checkpointLsn: number };
+    try {
+      r = await this.writeFlush(upto, frozen, deletes);
+    } catch (e) {
+      this.poison(e);
+      throw this.failure;
+    }
+    if (r.segments > 0) this.opts.onEvent?.({ type: 'flush', durationMs: performance.now() - t0, segments: r.segments });
+    return r;
   }
 
   private async writeFlush(upto: number, frozen: { c: Collection; seg: MemSegment }[], deletes: { c: Collection; seg: MemSegment; rows: number[] }[]): Promise<{ segments: number; checkpointLsn: number }> {

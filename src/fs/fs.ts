@@ -65,6 +65,12 @@ export interface FileHandle {
    * returns the count written. The caller's buffer may be reused as soon as the promise settles.
    */
   write(buf: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  /**
+   * Optional: write `buffers` back to back from `position` in one request (pwritev). May be
+   * short; returns the count. The buffers may be reused once the promise settles. Callers go
+   * through `writevFully` (src/fs/io.ts), which writes buffer by buffer on handles without it.
+   */
+  writev?(buffers: readonly Uint8Array[], position: number): Promise<number>;
   /** Set the file's size; growing fills with zeros. */
   truncate(size: number): Promise<void>;
   /** Make data, size and other metadata durable (fsync). */

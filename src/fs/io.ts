@@ -16,6 +16,41 @@ export async function writeFully(h: FileHandle, buf: Uint8Array, offset: number,
   }
 }
 
+/** Buffers per writev request (Linux's IOV_MAX). */
+const WRITEV_MAX = 1024;
+
+/**
+ * Write `buffers` back to back from `position`: in as few writev requests as the handle allows
+ * (looping over short writes), or buffer by buffer with writeFully on handles without writev.
+ */
+export async function writevFully(h: FileHandle, buffers: readonly Uint8Array[], position: number): Promise<void> {
+  const bufs = buffers.filter((b) => b.length > 0);
+  if (!h.writev) {
+    for (const b of bufs) {
+      await writeFully(h, b, 0, b.length, position);
+      position += b.length;
+    }
+    return;
+  }
+  let i = 0;
+  let head: Uint8Array | null = null; // the unwritten rest of bufs[i] after a short write
+  while (i < bufs.length) {
+    const batch: Uint8Array[] = [head ?? bufs[i]!, ...bufs.slice(i + 1, i + WRITEV_MAX)];
+    const n = await h.writev(batch, position);
+    if (!(n > 0)) {
+      const e = new Error(`write to ${h.path} made no progress`) as Error & { code: string };
+      e.code = 'EIO';
+      throw e;
+    }
+    position += n;
+    let left = n;
+    let k = 0;
+    while (k < batch.length && left >= batch[k]!.length) left -= batch[k++]!.length;
+    i += k;
+    head = left > 0 ? batch[k]!.subarray(left) : null;
+  }
+}
+
 /** Read up to `length` bytes at `position`, looping over short reads; returns bytes read (less only at EOF). */
 export async function readFully(h: FileHandle, buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
   let done = 0;
@@ -75,21 +110,22 @@ export async function writeFileAtomic(fs: FileSystem, path: string, bytes: Uint8
  * parent, so the directory survives a power cut (a new file inside it would not, otherwise).
  */
 export async function mkdirDurable(fs: FileSystem, dir: string): Promise<void> {
-  const st = await fs.stat(dir);
-  if (st) {
-    if (!st.isDirectory) {
-      const e = new Error(`ENOTDIR: ${dir} is not a directory`) as Error & { code: string };
-      e.code = 'ENOTDIR';
-      throw e;
+  const parent = dirname(dir);
+  try {
+    await fs.mkdir(dir); // the common case, a new directory in an existing one: two operations
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ENOENT' && parent !== dir) {
+      await mkdirDurable(fs, parent);
+      return mkdirDurable(fs, dir);
+    }
+    if (code !== 'EEXIST') throw e;
+    if (!(await fs.stat(dir))?.isDirectory) {
+      const err = new Error(`ENOTDIR: ${dir} is not a directory`) as Error & { code: string };
+      err.code = 'ENOTDIR';
+      throw err;
     }
     return;
-  }
-  const parent = dirname(dir);
-  if (parent !== dir) await mkdirDurable(fs, parent);
-  try {
-    await fs.mkdir(dir);
-  } catch (e) {
-    if ((e as { code?: string }).code !== 'EEXIST') throw e;
   }
   await fs.syncDir(parent);
 }

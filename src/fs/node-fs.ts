@@ -29,6 +29,9 @@ class NodeFileHandle implements FileHandle {
   write(buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
     return call<number>((cb) => fs.write(this.fd, buf, offset, length, position, cb));
   }
+  writev(buffers: readonly Uint8Array[], position: number): Promise<number> {
+    return call<number>((cb) => fs.writev(this.fd, buffers as Uint8Array[], position, cb));
+  }
   truncate(size: number): Promise<void> {
     return call<void>((cb) => fs.ftruncate(this.fd, size, (e) => cb(e, undefined)));
   }

@@ -3,7 +3,7 @@
  * never competes with the API port and is never behind API auth.
  *
  * Engine metrics come from the Database `onEvent` hook (WAL group syncs, durable appends,
- * flushes) and from gauges read at scrape time (checkpoint lag, memtable bytes). Request
+ * flushes, write stalls) and from gauges read at scrape time (checkpoint lag, memtable bytes). Request
  * metrics come from the protocol layers' RequestObserver. Names follow Prometheus conventions
  * (base units: seconds, bytes; counters end in _total); every engine metric has a `db` label.
  */
@@ -22,6 +22,7 @@ export class ServerMetrics {
   private readonly bytesAppended: Counter<'db'>;
   private readonly flushes: Counter<'db'>;
   private readonly flushSeconds: Histogram<'db'>;
+  private readonly stallSeconds: Histogram<'db'>;
   private readonly requests: Counter<'protocol' | 'method' | 'code'>;
   private readonly requestSeconds: Histogram<'protocol' | 'method'>;
   private engines: () => Map<string, Database> = () => new Map();
@@ -35,6 +36,7 @@ export class ServerMetrics {
     this.bytesAppended = new Counter({ name: 'vecwal_wal_appended_bytes_total', help: 'Bytes written to the WAL (frames, durable)', labelNames: ['db'], registers });
     this.flushes = new Counter({ name: 'vecwal_flushes_total', help: 'Memtable flushes that wrote segment files', labelNames: ['db'], registers });
     this.flushSeconds = new Histogram({ name: 'vecwal_flush_seconds', help: 'Flush duration (segment files, manifest, WAL cleanup)', labelNames: ['db'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
+    this.stallSeconds = new Histogram({ name: 'vecwal_write_stall_seconds', help: 'Time a write waited for a flush because the WAL above the checkpoint was over memtable.max_replay_size', labelNames: ['db'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
     this.requests = new Counter({ name: 'vecwal_requests_total', help: 'API requests by protocol, method and Milvus status code', labelNames: ['protocol', 'method', 'code'], registers });
     this.requestSeconds = new Histogram({ name: 'vecwal_request_seconds', help: 'API request latency by protocol and method', labelNames: ['protocol', 'method'], buckets: LATENCY_BUCKETS, registers });
     const gauge = (name: string, help: string, pick: (s: ReturnType<Database['stats']>) => number) => {
@@ -71,9 +73,11 @@ export class ServerMetrics {
         this.bytesAppended.inc({ db }, e.bytes);
       } else if (e.type === 'append') {
         this.appendSeconds.observe({ db }, e.durationMs / 1000);
-      } else {
+      } else if (e.type === 'flush') {
         this.flushes.inc({ db });
         this.flushSeconds.observe({ db }, e.durationMs / 1000);
+      } else {
+        this.stallSeconds.observe({ db }, e.durationMs / 1000);
       }
     };
   }

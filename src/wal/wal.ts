@@ -156,6 +156,8 @@ interface Active {
 
 /** Encode buffers up to this size are kept for reuse. */
 const ENCODE_BUFFER_KEEP_BYTES = 16 * 1024 * 1024;
+/** bytesAbove's precision inside a segment: a (last LSN, end offset) mark every this many bytes. */
+const MARK_BYTES = 1024 * 1024;
 /** Groups at least this large are not preceded by zero preallocation. */
 const PREALLOCATE_SKIP_BYTES = 256 * 1024;
 
@@ -193,6 +195,11 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly zeros: Uint8Array;
   private encodeBuf = new Uint8Array(0);
+  /**
+   * For segments written by this process: flat (last LSN, end offset) pairs, one at least every
+   * MARK_BYTES, so bytesAbove can count from inside a segment instead of from its start.
+   */
+  private readonly marks = new WeakMap<SegmentState, number[]>();
   /** Bad spots recovery chose to skip (skip-corrupted), as "path:offset": read() steps over these only. */
   private readonly skipped: Set<string>;
   private readonly counters: Omit<WalStats, 'segments' | 'totalBytes'> = { appends: 0, records: 0, bytesAppended: 0, groups: 0, syncs: 0, rotations: 0 };
@@ -438,6 +445,9 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
     this.writtenLsn = last.firstLsn + last.records.length - 1;
     a.state.lastLsn = this.writtenLsn;
     a.state.sizeBytes = a.writeEnd;
+    const marks = this.marks.get(a.state);
+    if (!marks) this.marks.set(a.state, [this.writtenLsn, a.writeEnd]);
+    else if (a.writeEnd - marks[marks.length - 1]! >= MARK_BYTES) marks.push(this.writtenLsn, a.writeEnd);
     this.counters.appends += frames.length;
     this.counters.bytesAppended += bytes;
     for (const p of frames) this.counters.records += p.records.length;
@@ -677,10 +687,20 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
     return this.segments.map((s) => ({ segmentNo: s.segmentNo, firstLsn: s.firstLsn, lastLsn: s.lastLsn, sizeBytes: s.sizeBytes, sealedAtMs: s.sealedAtMs }));
   }
 
-  /** Bytes of the segments holding any LSN above `lsn` (what a replay from lsn + 1 reads). */
+  /**
+   * Log bytes holding LSNs above `lsn` (what a replay from lsn + 1 applies): whole segments, and
+   * in the segment holding lsn + 1 the bytes after the last mark at or below lsn (at most
+   * MARK_BYTES too many), or all of it if this process did not write it.
+   */
   bytesAbove(lsn: number): number {
     let n = 0;
-    for (const s of this.segments) if (s.lastLsn > lsn) n += s.sizeBytes;
+    for (const s of this.segments) {
+      if (s.lastLsn <= lsn) continue;
+      let from = 0;
+      const marks = s.firstLsn <= lsn ? this.marks.get(s) : undefined;
+      if (marks) for (let i = 0; i < marks.length && marks[i]! <= lsn; i += 2) from = marks[i + 1]!;
+      n += s.sizeBytes - from;
+    }
     return n;
   }
 

@@ -11,7 +11,7 @@ import type { FileSystem } from '../../src/fs/fs.js';
 import { NodeFileSystem } from '../../src/fs/node-fs.js';
 import { CrashableMemFileSystem } from '../../src/fs/mem-fs.js';
 import { FaultInjectingFileSystem } from '../../src/fs/fault-fs.js';
-import { readFile, readFully, writeFully } from '../../src/fs/io.js';
+import { readFile, readFully, writeFully, writevFully } from '../../src/fs/io.js';
 import { codeOf } from '../support/fs-test-helpers.js';
 
 interface Subject {
@@ -130,6 +130,23 @@ for (const subject of subjects) {
       assert.equal(await readFully(h, buf, 1, 5, 0), 5);
       assert.equal(dec(buf.subarray(1, 6)), 'HELLO');
       assert.equal(buf[0], 0);
+      await h.close();
+    });
+
+    it('writevFully writes buffers back to back from a position (one writev per 1,024 where the handle has one)', async () => {
+      const h = await fs.open(p('vec'), 'w');
+      const bufs = [enc('head'), new Uint8Array(0), enc('-mid-'), ...Array.from({ length: 1500 }, (_, i) => Uint8Array.of(i & 0xff)), enc('tail')];
+      await writevFully(h, bufs, 3);
+      const want = new Uint8Array(3 + bufs.reduce((n, b) => n + b.length, 0));
+      let at = 3;
+      for (const b of bufs) {
+        want.set(b, at);
+        at += b.length;
+      }
+      assert.equal(await h.size(), want.length);
+      const got = new Uint8Array(want.length);
+      assert.equal(await readFully(h, got, 0, got.length, 0), got.length);
+      assert.deepEqual(got, want);
       await h.close();
     });
 

@@ -13,7 +13,7 @@ import {
   shortWrites,
   type Op,
 } from '../../src/fs/fault-fs.js';
-import { readFile, writeFully } from '../../src/fs/io.js';
+import { readFile, writeFully, writevFully } from '../../src/fs/io.js';
 import { seedFromEnv } from '../../src/util/rng.js';
 import { codeOf } from '../support/fs-test-helpers.js';
 
@@ -134,6 +134,32 @@ describe('FaultInjectingFileSystem', () => {
     assert.deepEqual(mem.readFileSync('/f'), data);
     const writes = fs.ops.filter((o) => o.kind === 'write');
     assert.ok(writes.length > 2, `expected several partial writes, got ${writes.length}`);
+  });
+
+  it('writevFully completes short writevs, resuming inside a buffer', async () => {
+    const { mem } = setup();
+    const h = await mem.open('/f', 'w');
+    const calls: number[] = [];
+    // A writev that writes at most 7 bytes of what it is given, as a device might.
+    const short = new Proxy(h, {
+      get(target, prop) {
+        if (prop === 'writev') {
+          return async (bufs: readonly Uint8Array[], position: number) => {
+            const all = Buffer.concat(bufs.map((b) => Buffer.from(b)));
+            calls.push(bufs.length);
+            return target.write(all, 0, Math.min(7, all.length), position);
+          };
+        }
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const bufs = [new Uint8Array(10).fill(1), new Uint8Array(3).fill(2), new Uint8Array(0), new Uint8Array(12).fill(3)];
+    await writevFully(short, bufs, 5);
+    await h.close();
+    assert.deepEqual([...mem.readFileSync('/f')], [0, 0, 0, 0, 0, ...bufs.flatMap((b) => [...b])]);
+    assert.equal(calls.length, 4, 'ceil(25 / 7) requests');
+    assert.ok(calls.every((n) => n <= 3), 'empty buffers are left out');
   });
 
   it('a shortWrite fault writes exactly the first n bytes', async () => {

@@ -116,7 +116,7 @@ test('one port, both protocols, metrics; a second server on the same directory i
     assert.equal(first.text, 'doc 7');
 
     const metrics = await (await fetch(`http://127.0.0.1:${s.metricsPort}/metrics`)).text();
-    for (const name of ['vecwal_wal_append_seconds', 'vecwal_wal_fsync_seconds', 'vecwal_wal_group_size', 'vecwal_wal_appended_bytes_total', 'vecwal_checkpoint_lag_records', 'vecwal_memtable_bytes', 'vecwal_flushes_total', 'vecwal_requests_total', 'vecwal_request_seconds']) {
+    for (const name of ['vecwal_wal_append_seconds', 'vecwal_wal_fsync_seconds', 'vecwal_wal_group_size', 'vecwal_wal_appended_bytes_total', 'vecwal_checkpoint_lag_records', 'vecwal_memtable_bytes', 'vecwal_flushes_total', 'vecwal_write_stall_seconds', 'vecwal_requests_total', 'vecwal_request_seconds']) {
       assert.ok(metrics.includes(name), `metric ${name} is exported`);
     }
     assert.match(metrics, /vecwal_requests_total\{[^}]*protocol="rest"[^}]*\} [1-9]/, 'REST requests counted');

@@ -596,6 +596,24 @@ for (const k of KINDS) {
         assert.equal(wal.checkpointLsn, 3, 'a checkpoint never moves back');
       }));
 
+    it('bytesAbove counts from inside a segment this process wrote (1 MiB marks), from the start of one it did not', () =>
+      k.run(async (env) => {
+        const MiB = 1024 * 1024;
+        const wal = await env.open({ segmentSizeBytes: 64 * MiB });
+        const header = wal.listSegments()[0]!.sizeBytes;
+        const payload = new Uint8Array(MiB + 100); // each frame a little over a mark's spacing
+        for (let i = 0; i < 6; i++) await wal.append({ op: OpType.Insert, payload });
+        const size = wal.listSegments()[0]!.sizeBytes;
+        const frame = (size - header) / 6;
+        assert.ok(Number.isInteger(frame) && frame > MiB);
+        assert.equal(wal.bytesAbove(0), size, 'nothing flushed: the whole segment, header included');
+        // A mark after every frame: what lies above LSN k is exactly the 6 - k frames after it.
+        for (let lsn = 1; lsn <= 6; lsn++) assert.equal(wal.bytesAbove(lsn), (6 - lsn) * frame, `bytesAbove(${lsn})`);
+        await wal.close();
+        const again = await env.open({ segmentSizeBytes: 64 * MiB });
+        assert.equal(again.bytesAbove(3), size, 'a segment found at open has no marks: counted whole');
+      }));
+
     describe('cleanup and retention', () => {
       it('never deletes above the checkpoint nor the active segment', () =>
         k.run(async (env) => {
