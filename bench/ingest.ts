@@ -162,7 +162,14 @@ function dbOptions(mode: Mode): DatabaseOptions {
 // Child mode: one measurement in a fresh process, one JSON line on stdout.
 
 async function childIngest(dir: string, mode: Mode): Promise<Record<string, unknown>> {
-  const db = await Database.open(dir, dbOptions(mode));
+  const flow = { flushes: 0, flushMs: 0, stalls: 0, stallMs: 0 };
+  const db = await Database.open(dir, {
+    ...dbOptions(mode),
+    onEvent: (e) => {
+      if (e.type === 'flush') (flow.flushes++, (flow.flushMs += e.durationMs));
+      else if (e.type === 'stall') (flow.stalls++, (flow.stallMs += e.durationMs));
+    },
+  });
   await db.createCollection(SCHEMA);
   const rng = new FastRng(SEED);
   const sampler = new RssSampler(50);
@@ -231,6 +238,7 @@ async function childIngest(dir: string, mode: Mode): Promise<Record<string, unkn
     segments: cstats.segments,
     growingRows: cstats.growingRows,
     deviceBytes: dev0 === null || dev1 === null ? null : dev1 - dev0,
+    ...flow,
   };
 }
 
@@ -390,6 +398,10 @@ function benchIngest(): { rowsPerS: number; serialRowsPerS: number | null } {
     walSyncs: v0.walSyncs,
     walBytes: v0.walBytes,
     segmentsFlushed: v0.segments,
+    flushes: v0.flushes,
+    flushMsMean: v0.flushes ? round(v0.flushMs! / v0.flushes!) : null,
+    stalls: v0.stalls,
+    stallMs: v0.stallMs === undefined ? null : round(v0.stallMs),
     closeMs: median(vws.map((v) => v.closeMs!)),
     deviceMBPerPayloadMB: v0.deviceBytes === null ? null : round(v0.deviceBytes! / payloadBytes),
   };
