@@ -63,6 +63,10 @@ export type DatabaseEvent =
   /** A write waited for a flush: the WAL held bytesAboveCheckpoint bytes, over memtable.max_replay_size. */
   | { type: 'stall'; durationMs: number; bytesAboveCheckpoint: number };
 
+function closedError(dir: string): VecwalError {
+  return new VecwalError('CLOSED', `database ${dir} is closed`);
+}
+
 /** DatabaseOptions from a loaded configuration (src/config.ts, docs/config.md). */
 export function optionsFromConfig(config: VecwalConfig): DatabaseOptions {
   return {
@@ -666,7 +670,13 @@ export class Database {
     const above = this.wal.bytesAbove(this.manifest.checkpointLsn);
     if (above <= this.opts.replayBytesMax) return;
     const t0 = performance.now();
-    while (this.wal.bytesAbove(this.manifest.checkpointLsn) > this.opts.replayBytesMax) await this.flush();
+    for (;;) {
+      const checkpoint = this.manifest.checkpointLsn;
+      await this.flush();
+      // Done when under budget. Writers wait here under the write lock, so one or two flushes
+      // take everything; a flush that moves nothing ends the wait too, whatever the count says.
+      if (this.wal.bytesAbove(this.manifest.checkpointLsn) <= this.opts.replayBytesMax || this.manifest.checkpointLsn === checkpoint) break;
+    }
     this.opts.onEvent?.({ type: 'stall', durationMs: performance.now() - t0, bytesAboveCheckpoint: above });
   }
 
@@ -677,7 +687,7 @@ export class Database {
    * triggers fire while a flush runs, one more flush follows it and takes everything written since.
    */
   flush(): Promise<{ segments: number; checkpointLsn: number }> {
-    this.checkWritable();
+    if (this.closed || this.failure) return Promise.reject(this.closed ? closedError(this.dir) : this.failure);
     this.nextFlush ??= this.flushLock.run(() => this.flushNow());
     return this.nextFlush;
   }
@@ -864,7 +874,7 @@ export class Database {
   // ---- state -------------------------------------------------------------------------------
 
   private checkWritable(): void {
-    if (this.closed) throw new VecwalError('CLOSED', `database ${this.dir} is closed`);
+    if (this.closed) throw closedError(this.dir);
     if (this.failure) throw this.failure;
   }
 
