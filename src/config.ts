@@ -42,7 +42,7 @@ export interface VecwalConfig {
     /** bytes of WAL above the checkpoint before writes are held back (backpressure). */
     max_replay_size: number;
   };
-  data: { compaction: { min_segments: number } };
+  data: { compaction: { min_segments: number; max_size: number } };
   server: { port: number; host: string; max_request_size: number };
 }
 
@@ -66,7 +66,7 @@ export const DEFAULT_CONFIG: Readonly<VecwalConfig> = deepFreeze({
     preallocate_size: 1 * MiB,
   },
   memtable: { max_size: 64 * MiB, flush_interval: 10_000, max_replay_size: 256 * MiB },
-  data: { compaction: { min_segments: 8 } },
+  data: { compaction: { min_segments: 8, max_size: 256 * MiB } },
   server: { port: 19530, host: '127.0.0.1', max_request_size: 256 * MiB },
 } satisfies VecwalConfig);
 
@@ -189,7 +189,7 @@ const SPEC: Spec = {
     flush_interval: atLeast(parseDuration, 1, ' ms'),
     max_replay_size: atLeast(parseSize, 1, ' byte'),
   },
-  data: { compaction: { min_segments: integer(2, 1_000_000) } },
+  data: { compaction: { min_segments: integer(2, 1_000_000), max_size: atLeast(parseSize, MiB, ' bytes') } },
   server: { port: integer(0, 65535), host: hostName, max_request_size: atLeast(parseSize, KiB, ' bytes') },
 };
 

@@ -50,6 +50,7 @@ memtable:
 data:
   compaction:
     min_segments: 4
+    max_size: 1GB
 server:
   port: 19531
   host: 0.0.0.0
@@ -70,7 +71,7 @@ const EXAMPLE: VecwalConfig = {
     preallocate_size: 0,
   },
   memtable: { max_size: 32 * MiB, flush_interval: 30_000, max_replay_size: 512 * MiB },
-  data: { compaction: { min_segments: 4 } },
+  data: { compaction: { min_segments: 4, max_size: 1 * GiB } },
   server: { port: 19531, host: '0.0.0.0', max_request_size: 64 * MiB },
 };
 
@@ -93,7 +94,7 @@ describe('loadConfig', () => {
         preallocate_size: 1 * MiB,
       },
       memtable: { max_size: 64 * MiB, flush_interval: 10_000, max_replay_size: 256 * MiB },
-      data: { compaction: { min_segments: 8 } },
+      data: { compaction: { min_segments: 8, max_size: 256 * MiB } },
       server: { port: 19530, host: '127.0.0.1', max_request_size: 256 * MiB },
     });
   });
@@ -199,6 +200,7 @@ describe('bad values (INVALID_CONFIG with the path and the expected form)', () =
     ['memtable.flush_interval', 'soon', 'expected a duration'],
     ['memtable.max_replay_size', 'lots', 'expected a size'],
     ['data.compaction.min_segments', 1, 'expected an integer from 2 to'],
+    ['data.compaction.max_size', '512KB', 'must be at least 1048576 bytes'],
     ['server.port', 70000, 'expected an integer from 0 to 65535, got 70000'],
     ['server.port', -1, 'expected an integer from 0 to 65535'],
     ['server.host', '', 'expected a host name or address'],

@@ -48,8 +48,13 @@ export interface DatabaseOptions {
   flushIntervalMs?: number;
   /** Block writers (backpressure) while the WAL holds more than this above the checkpoint. Default 256 MiB. */
   replayBytesMax?: number;
-  /** Compact a collection in the background once it has this many sealed segments; 0 disables. Default 8. */
+  /**
+   * Compact a collection in the background once it has this many small sealed segments (below
+   * half of compactionMaxBytes), or one with a fifth of its rows deleted; 0 disables. Default 8.
+   */
   compactionMinSegments?: number;
+  /** Largest segment a compaction writes; full segments without deletes are never rewritten. Default 256 MiB. */
+  compactionMaxBytes?: number;
   /** Observability hook (metrics): WAL group syncs, durable appends, flushes. Must not throw. */
   onEvent?: (event: DatabaseEvent) => void;
 }
@@ -75,6 +80,7 @@ export function optionsFromConfig(config: VecwalConfig): DatabaseOptions {
     flushIntervalMs: config.memtable.flush_interval,
     replayBytesMax: config.memtable.max_replay_size,
     compactionMinSegments: config.data.compaction.min_segments,
+    compactionMaxBytes: config.data.compaction.max_size,
   };
 }
 
@@ -213,6 +219,7 @@ export class Database {
       flushIntervalMs: options.flushIntervalMs ?? 10_000,
       replayBytesMax: options.replayBytesMax ?? 256 * 1024 * 1024,
       compactionMinSegments: options.compactionMinSegments ?? 8,
+      compactionMaxBytes: options.compactionMaxBytes ?? 256 * 1024 * 1024,
       wal: options.wal,
       onEvent: options.onEvent,
     };
@@ -777,52 +784,96 @@ export class Database {
   // ---- compaction --------------------------------------------------------------------------
 
   /**
-   * Merge a collection's sealed segments into one, dropping deleted rows (upserts leave the
-   * replaced row deleted, so superseded rows go too). Atomic: the new segment file is written
-   * and fsynced, then one manifest write swaps it for the old ones; a crash before that leaves
-   * an orphan that open removes, a crash after leaves old folders that open removes.
-   * Deletes that land while the new file is written are carried over to the new segment.
+   * Merge a collection's small sealed segments, and rewrite those with many deletes, dropping
+   * deleted rows (upserts leave the replaced row deleted, so superseded rows go too): groups
+   * chosen by compactionPlan, one at a time, until none is left. Each group is atomic: the new
+   * segment file is written and fsynced, then one manifest write swaps it for the old ones; a
+   * crash before that leaves an orphan that open removes, a crash after leaves old folders that
+   * open removes. Deletes that land while the new file is written are carried over to the new
+   * segment.
    */
   async compact(name: string): Promise<{ before: number; after: number; rowsDropped: number }> {
     this.checkWritable();
-    return this.flushLock.run(async () => {
-      const c = this.collection(name);
-      const olds = c.segments.filter((s) => s.state === 'sealed');
-      if (olds.length < 2 && !olds.some((s) => s.deletedRows > 0)) return { before: olds.length, after: olds.length, rowsDropped: 0 };
-      for (const s of olds) await s.load();
-      const parts: CompactPart[] = [];
-      for (const s of olds) for (const b of s.blocks) parts.push(...keptParts(c.schema, b));
-      const merged = { count: parts.reduce((n, p) => n + p.batch.count, 0) };
-      const id = this.nextSegmentId++;
-      const minLsn = Math.min(...olds.map((s) => s.minLsn));
-      const maxLsn = Math.max(...olds.map((s) => s.maxLsn));
-      try {
-        // Written from the kept rows' own arrays (whole blocks and long runs as they are).
-        const { bytes } = merged.count > 0 ? await writeSegment(this.fs, this.segmentDir(id), { segmentId: id, collectionId: c.meta.id, minLsn, maxLsn }, c.schema, parts.map((p) => p.batch)) : { bytes: 0 };
-        const meta: SegmentMeta = { id, rows: merged.count, minLsn, maxLsn, bytes, deleteFiles: [] };
-        const oldIds = new Set(olds.map((s) => s.id));
-        await this.metaLock.run(async () => {
-          const collections = this.manifest.collections.map((m) => (m.id === c.meta.id ? { ...m, segments: [...m.segments.filter((s) => !oldIds.has(s.id)), ...(merged.count > 0 ? [meta] : [])] } : m));
-          await this.commitManifest({ ...this.manifest, collections });
-          c.meta = collections.find((m) => m.id === c.meta.id)!;
-        });
-        this.swapCompacted(c, olds, parts, meta);
-        for (const s of olds) await removeTree(this.fs, this.segmentDir(s.id)).catch(() => undefined);
-        const before = olds.reduce((n, s) => n + s.rows, 0);
-        return { before: olds.length, after: merged.count > 0 ? 1 : 0, rowsDropped: before - merged.count };
-      } catch (e) {
-        this.poison(e);
-        throw this.failure;
-      }
-    });
+    const sealed = () => this.collection(name).segments.filter((s) => s.state === 'sealed').length;
+    const before = sealed();
+    let rowsDropped = 0;
+    for (;;) {
+      // The flush lock is taken per group: flushes go on between groups.
+      const dropped = await this.flushLock.run(() => this.compactGroup(name));
+      if (dropped === null) break;
+      rowsDropped += dropped;
+    }
+    return { before, after: sealed(), rowsDropped };
   }
 
-  /** After a flush: compact, in the background, collections with too many sealed segments. */
+  /**
+   * The sealed segments the next compaction of `c` takes (size-tiered, like Milvus's mix
+   * compaction): those below half of compactionMaxBytes or with at least a fifth of their rows
+   * deleted, oldest first, as many as fit in compactionMaxBytes of live data. Full segments
+   * without deletes are never rewritten, so a bulk import's write amplification stays bounded,
+   * and so does the time a compaction holds the flush lock.
+   */
+  private compactionPlan(c: Collection): { group: MemSegment[]; small: number; deleteHeavy: boolean } {
+    const max = this.opts.compactionMaxBytes;
+    const bytes = new Map(c.meta.segments.map((m) => [m.id, m.bytes]));
+    const group: MemSegment[] = [];
+    let small = 0;
+    let deleteHeavy = false;
+    let total = 0;
+    for (const s of [...c.segments].sort((x, y) => x.id - y.id)) {
+      if (s.state !== 'sealed' || s.rows === 0) continue;
+      const size = bytes.get(s.id) ?? 0;
+      const heavy = s.deletedRows * 5 >= s.rows;
+      if (size >= max / 2 && !heavy) continue;
+      if (size < max / 2) small++;
+      deleteHeavy ||= heavy;
+      const live = (size * s.liveRows()) / s.rows;
+      if (group.length > 0 && total + live > max) continue;
+      group.push(s);
+      total += live;
+    }
+    return { group, small, deleteHeavy };
+  }
+
+  /** Compact the next group of `name` (under the flush lock); the rows dropped, or null if there is nothing to do. */
+  private async compactGroup(name: string): Promise<number | null> {
+    this.checkWritable();
+    const c = this.collection(name);
+    const olds = this.compactionPlan(c).group;
+    if (olds.length < 2 && !olds.some((s) => s.deletedRows > 0)) return null;
+    for (const s of olds) await s.load();
+    const parts: CompactPart[] = [];
+    for (const s of olds) for (const b of s.blocks) parts.push(...keptParts(c.schema, b));
+    const merged = { count: parts.reduce((n, p) => n + p.batch.count, 0) };
+    const id = this.nextSegmentId++;
+    const minLsn = Math.min(...olds.map((s) => s.minLsn));
+    const maxLsn = Math.max(...olds.map((s) => s.maxLsn));
+    try {
+      // Written from the kept rows' own arrays (whole blocks and long runs as they are).
+      const { bytes } = merged.count > 0 ? await writeSegment(this.fs, this.segmentDir(id), { segmentId: id, collectionId: c.meta.id, minLsn, maxLsn }, c.schema, parts.map((p) => p.batch)) : { bytes: 0 };
+      const meta: SegmentMeta = { id, rows: merged.count, minLsn, maxLsn, bytes, deleteFiles: [] };
+      const oldIds = new Set(olds.map((s) => s.id));
+      await this.metaLock.run(async () => {
+        const collections = this.manifest.collections.map((m) => (m.id === c.meta.id ? { ...m, segments: [...m.segments.filter((s) => !oldIds.has(s.id)), ...(merged.count > 0 ? [meta] : [])] } : m));
+        await this.commitManifest({ ...this.manifest, collections });
+        c.meta = collections.find((m) => m.id === c.meta.id)!;
+      });
+      this.swapCompacted(c, olds, parts, meta);
+      for (const s of olds) await removeTree(this.fs, this.segmentDir(s.id)).catch(() => undefined);
+      return olds.reduce((n, s) => n + s.rows, 0) - merged.count;
+    } catch (e) {
+      this.poison(e);
+      throw this.failure;
+    }
+  }
+
+  /** After a flush: compact, in the background, collections with enough small or delete-heavy segments. */
   private maybeCompact(): void {
     const min = this.opts.compactionMinSegments;
     if (min <= 0) return;
     for (const [name, c] of this.collections) {
-      if (c.segments.filter((s) => s.state === 'sealed').length >= min) void this.compact(name).catch(() => undefined);
+      const plan = this.compactionPlan(c);
+      if (plan.small >= min || plan.deleteHeavy) void this.compact(name).catch(() => undefined);
     }
   }
 

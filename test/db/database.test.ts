@@ -505,7 +505,7 @@ test('VarChar primary keys: insert, get, upsert, delete, query, across flush and
 });
 
 test('delete by ids and by filter: deleted rows never come back (flush, compaction, reopen)', async () => {
-  const { db, reopen } = await openMem();
+  const { db, reopen } = await openMem({ compactionMinSegments: 0 }); // compact() is called explicitly: no background compaction
   await db.createCollection(BOOKS);
   const many: Book[] = Array.from({ length: 40 }, (_, i) => ({ id: i + 1, vec: [i, 0, 0], title: `t${i + 1}`, year: 1900 + i, tags: [] }));
   await db.insert('books', many.slice(0, 20));
@@ -769,7 +769,7 @@ test('flush then reopen replays nothing; reopen without flush replays the WAL', 
 });
 
 test('compaction drops deleted and superseded rows; data intact after compaction and reopen', async () => {
-  const { fs, db, reopen } = await openMem();
+  const { fs, db, reopen } = await openMem({ compactionMinSegments: 0 }); // compact() is called explicitly: no background compaction
   await db.createCollection(BOOKS);
   const rows: Book[] = Array.from({ length: 30 }, (_, i) => ({ id: i + 1, vec: [i, i % 3, 1], title: `b${i + 1}`, year: 2000 + i, tags: [`t${i % 4}`], k: i }));
   for (let s = 0; s < 3; s++) {
@@ -814,7 +814,7 @@ test('compaction drops deleted and superseded rows; data intact after compaction
 });
 
 test('compaction that drops every row leaves no segment behind', async () => {
-  const { db, reopen } = await openMem();
+  const { db, reopen } = await openMem({ compactionMinSegments: 0 }); // compact() is called explicitly: no background compaction
   await db.createCollection({ name: 'c', dimension: 2, metricType: 'L2' });
   await db.insert('c', [{ id: 1, vector: [1, 0] }, { id: 2, vector: [0, 1] }]);
   await db.flush();
