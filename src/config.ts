@@ -65,7 +65,7 @@ export const DEFAULT_CONFIG: Readonly<VecwalConfig> = deepFreeze({
     group_commit_max_size: 16 * MiB,
     preallocate_size: 1 * MiB,
   },
-  memtable: { max_size: 64 * MiB, flush_interval: 10_000, max_replay_size: 256 * MiB },
+  memtable: { max_size: 64 * MiB, flush_interval: 10_000, max_replay_size: 512 * MiB },
   data: { compaction: { min_segments: 8, max_size: 256 * MiB } },
   server: { port: 19530, host: '127.0.0.1', max_request_size: 256 * MiB },
 } satisfies VecwalConfig);

@@ -93,7 +93,7 @@ describe('loadConfig', () => {
         group_commit_max_size: 16 * MiB,
         preallocate_size: 1 * MiB,
       },
-      memtable: { max_size: 64 * MiB, flush_interval: 10_000, max_replay_size: 256 * MiB },
+      memtable: { max_size: 64 * MiB, flush_interval: 10_000, max_replay_size: 512 * MiB },
       data: { compaction: { min_segments: 8, max_size: 256 * MiB } },
       server: { port: 19530, host: '127.0.0.1', max_request_size: 256 * MiB },
     });
@@ -223,7 +223,7 @@ describe('bad values (INVALID_CONFIG with the path and the expected form)', () =
 
   test('rules across keys', () => {
     expectConfigError(() => loadConfig('wal:\n  min_files: 10\n  max_files: 5'), 'wal.min_files', 'must not exceed wal.max_files (5)');
-    expectConfigError(() => loadConfig('memtable:\n  max_size: 512MB\n'), 'memtable.max_replay_size', 'must be at least memtable.max_size');
+    expectConfigError(() => loadConfig('memtable:\n  max_size: 1GB\n'), 'memtable.max_replay_size', 'must be at least memtable.max_size');
   });
 });
 

@@ -46,7 +46,7 @@ export interface DatabaseOptions {
   memtableBytesMax?: number;
   /** Flush at least this often when there are unflushed writes; 0 disables. Default 10 s. */
   flushIntervalMs?: number;
-  /** Block writers (backpressure) while the WAL holds more than this above the checkpoint. Default 256 MiB. */
+  /** Block writers (backpressure) while the WAL holds more than this above the checkpoint. Default 512 MiB. */
   replayBytesMax?: number;
   /**
    * Compact a collection in the background once it has this many small sealed segments (below
@@ -217,7 +217,7 @@ export class Database {
     const opts = {
       memtableBytesMax: options.memtableBytesMax ?? 64 * 1024 * 1024,
       flushIntervalMs: options.flushIntervalMs ?? 10_000,
-      replayBytesMax: options.replayBytesMax ?? 256 * 1024 * 1024,
+      replayBytesMax: options.replayBytesMax ?? 512 * 1024 * 1024,
       compactionMinSegments: options.compactionMinSegments ?? 8,
       compactionMaxBytes: options.compactionMaxBytes ?? 256 * 1024 * 1024,
       wal: options.wal,
