@@ -12,19 +12,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CrashableMemFileSystem } from '../../src/fs/mem-fs.js';
 import { Database, type DatabaseOptions } from '../../src/db/database.js';
-import type { CollectionSchema } from '../../src/db/types.js';
+import { schemaOf } from '../support/batches.js';
 
 const DIR = '/db';
 const DIM = 16;
-const SCHEMA: CollectionSchema = {
-  name: 'c',
-  metricType: 'L2',
-  enableDynamicField: false,
-  fields: [
-    { name: 'id', dataType: 'Int64', isPrimaryKey: true },
-    { name: 'vec', dataType: 'FloatVector', dim: DIM },
-  ],
-};
+const SCHEMA = schemaOf([
+  { name: 'id', dataType: 'Int64', isPrimaryKey: true },
+  { name: 'vec', dataType: 'FloatVector', dim: DIM },
+]);
 /** ~64 KiB: a segment of 1,000 rows (72 bytes each and more) is "full", one of 50 is small. */
 const MAX = 64 * 1024;
 

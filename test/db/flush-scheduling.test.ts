@@ -15,47 +15,32 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FileHandle, FileSystem } from '../../src/fs/fs.js';
 import { CrashableMemFileSystem } from '../../src/fs/mem-fs.js';
 import { Database, type DatabaseEvent, type DatabaseOptions } from '../../src/db/database.js';
-import type { CollectionSchema } from '../../src/db/types.js';
+import { schemaOf } from '../support/batches.js';
+import { withOverrides, wrapHandles } from '../support/fs-test-helpers.js';
 
 const DIR = '/db';
 const DIM = 8;
 const ROWS = 500; // ~20 KB of WAL payload per batch
-const SCHEMA: CollectionSchema = {
-  name: 'c',
-  metricType: 'L2',
-  enableDynamicField: false,
-  fields: [
-    { name: 'id', dataType: 'Int64', isPrimaryKey: true },
-    { name: 'vec', dataType: 'FloatVector', dim: DIM },
-  ],
-};
+const SCHEMA = schemaOf([
+  { name: 'id', dataType: 'Int64', isPrimaryKey: true },
+  { name: 'vec', dataType: 'FloatVector', dim: DIM },
+]);
 
 /** A FileSystem over `mem` whose segment files' fsync waits, while `hold` is on, for release(). */
 function holdingFs(mem: CrashableMemFileSystem) {
   const state = { hold: true, held: [] as (() => void)[] };
-  const wrap = (h: FileHandle): FileHandle =>
-    new Proxy(h, {
-      get(target, prop, receiver) {
-        if (prop === 'sync' && target.path.includes('/data/')) {
-          return async () => {
+  const fs = wrapHandles(mem, (h) =>
+    h.path.includes('/data/')
+      ? withOverrides(h, {
+          sync: async () => {
             if (state.hold) await new Promise<void>((release) => state.held.push(release));
-            return target.sync();
-          };
-        }
-        const v = Reflect.get(target, prop, receiver) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
-  const fs = new Proxy(mem, {
-    get(target, prop, receiver) {
-      if (prop === 'open') return async (path: string, flags: Parameters<FileSystem['open']>[1]) => wrap(await target.open(path, flags));
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  }) as FileSystem;
+            return h.sync();
+          },
+        })
+      : h,
+  );
   /** Stop holding and let every held fsync go on. */
   const releaseAll = () => {
     state.hold = false;

@@ -15,7 +15,7 @@ import {
 } from '../../src/fs/fault-fs.js';
 import { readFile, writeFully, writevFully } from '../../src/fs/io.js';
 import { seedFromEnv } from '../../src/util/rng.js';
-import { codeOf } from '../support/fs-test-helpers.js';
+import { codeOf, withOverrides } from '../support/fs-test-helpers.js';
 
 const SEED = seedFromEnv('VECWAL_SEED');
 console.log(`fault-fs: VECWAL_SEED=${SEED}`);
@@ -141,17 +141,11 @@ describe('FaultInjectingFileSystem', () => {
     const h = await mem.open('/f', 'w');
     const calls: number[] = [];
     // A writev that writes at most 7 bytes of what it is given, as a device might.
-    const short = new Proxy(h, {
-      get(target, prop) {
-        if (prop === 'writev') {
-          return async (bufs: readonly Uint8Array[], position: number) => {
-            const all = Buffer.concat(bufs.map((b) => Buffer.from(b)));
-            calls.push(bufs.length);
-            return target.write(all, 0, Math.min(7, all.length), position);
-          };
-        }
-        const v = Reflect.get(target, prop) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    const short = withOverrides(h, {
+      writev: async (bufs: readonly Uint8Array[], position: number) => {
+        const all = Buffer.concat(bufs.map((b) => Buffer.from(b)));
+        calls.push(bufs.length);
+        return h.write(all, 0, Math.min(7, all.length), position);
       },
     });
     const bufs = [new Uint8Array(10).fill(1), new Uint8Array(3).fill(2), new Uint8Array(0), new Uint8Array(12).fill(3)];

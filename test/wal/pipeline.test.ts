@@ -18,12 +18,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FileHandle, FileSystem } from '../../src/fs/fs.js';
 import { CrashableMemFileSystem } from '../../src/fs/mem-fs.js';
 import { joinPath } from '../../src/fs/io.js';
 import { Wal } from '../../src/wal/wal.js';
 import { OpType, segmentFileName } from '../../src/wal/format.js';
 import { exactCopy, flipBit } from '../support/wal-test-helpers.js';
+import { withOverrides, wrapHandles } from '../support/fs-test-helpers.js';
 
 const DIR = '/wal';
 
@@ -36,37 +36,23 @@ interface Held {
 /** A FileSystem over `mem` whose handles' datasync, while `hold` is on, waits for the test. */
 function holdingFs(mem: CrashableMemFileSystem) {
   const state = { hold: false, syncs: [] as Held[], writes: [] as { path: string; position: number; length: number }[] };
-  const wrapHandle = (h: FileHandle): FileHandle =>
-    new Proxy(h, {
-      get(target, prop, receiver) {
-        if (prop === 'datasync') {
-          return async () => {
-            const done = target.datasync(); // persists what is written now
-            if (state.hold) {
-              await new Promise<void>((release, reject) =>
-                state.syncs.push({ release, fail: () => reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) }),
-              );
-            }
-            return done;
-          };
+  const fs = wrapHandles(mem, (h) =>
+    withOverrides(h, {
+      datasync: async () => {
+        const done = h.datasync(); // persists what is written now
+        if (state.hold) {
+          await new Promise<void>((release, reject) =>
+            state.syncs.push({ release, fail: () => reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })) }),
+          );
         }
-        if (prop === 'write') {
-          return (buf: Uint8Array, offset: number, length: number, position: number) => {
-            state.writes.push({ path: target.path, position, length });
-            return target.write(buf, offset, length, position);
-          };
-        }
-        const v = Reflect.get(target, prop, receiver) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        return done;
       },
-    });
-  const fs = new Proxy(mem, {
-    get(target, prop, receiver) {
-      if (prop === 'open') return async (path: string, flags: Parameters<FileSystem['open']>[1]) => wrapHandle(await target.open(path, flags));
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  }) as FileSystem;
+      write: (buf: Uint8Array, offset: number, length: number, position: number) => {
+        state.writes.push({ path: h.path, position, length });
+        return h.write(buf, offset, length, position);
+      },
+    }),
+  );
   return { fs, state };
 }
 
