@@ -9,8 +9,10 @@
  * A row is {id Int64, vector 128 x f32, text 60 ASCII chars} = 580 payload bytes (as the peers
  * count it). Rows go in through the columnar insert form ({id: number[], vector: Float32Array,
  * text: string[]}) in batches of 10,000 with syncPolicy 'always': every insert resolves only
- * when its WAL batch is fdatasynced. Each batch's data is generated just before its insert and
- * that generation is not timed.
+ * when its WAL batch is fdatasynced. All batches are generated before timing, as the peers
+ * generate all their rows, each in arrays of its own, and inserted with `transfer: true` (the
+ * engine keeps the vector memory instead of copying it, as `vecwal import` does); the
+ * rows_per_s_copy line measures the copying path (a reused pool of batches).
  *
  * Every vecwal measurement runs in a fresh child process (this file with --child), so that peak
  * RSS is that of one ingest and reopen times include what a new process pays. Baselines are
@@ -81,6 +83,7 @@ const { values: args } = parseArgs({
     child: { type: 'string' },
     dir: { type: 'string' },
     mode: { type: 'string' },
+    input: { type: 'string' },
     seed: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -140,6 +143,8 @@ const SCHEMA: CollectionSchema = {
 };
 
 type Mode = 'default' | 'wal-only';
+/** How the ingesting child hands its rows over (childIngest). */
+type Input = 'transfer' | 'copy';
 
 /**
  * default: the engine's defaults (64 MiB memtable, 10 s flush interval, 256 MiB replay bound)
@@ -161,7 +166,7 @@ function dbOptions(mode: Mode): DatabaseOptions {
 // ---------------------------------------------------------------------------------------------
 // Child mode: one measurement in a fresh process, one JSON line on stdout.
 
-async function childIngest(dir: string, mode: Mode): Promise<Record<string, unknown>> {
+async function childIngest(dir: string, mode: Mode, input: Input): Promise<Record<string, unknown>> {
   const flow = { flushes: 0, flushMs: 0, stalls: 0, stallMs: 0 };
   const db = await Database.open(dir, {
     ...dbOptions(mode),
@@ -173,12 +178,18 @@ async function childIngest(dir: string, mode: Mode): Promise<Record<string, unkn
   await db.createCollection(SCHEMA);
   const rng = new FastRng(SEED);
   const sampler = new RssSampler(50);
-  // The peers generate all their rows before timing; generating each batch on this thread
-  // in the timed loop would take the CPU from the inserts in flight. A pool of POOL_BATCHES
-  // batches of vectors and texts is made before timing (its memory counts in the peak RSS) and
-  // reused in turn with fresh ids: vecwal neither compresses nor deduplicates, so repeating
-  // vector values changes none of its work.
-  const pool = Array.from({ length: Math.min(POOL_BATCHES, Math.ceil(ROWS / BATCH)) }, () => ({ vector: randomVectors(rng, BATCH), text: randomTexts(rng, BATCH) }));
+  // The peers generate all their rows before timing, and so does this child (its memory counts
+  // in the peak RSS). input 'transfer': every batch is made before timing in arrays of its own
+  // and handed over with `transfer: true` (the engine keeps that memory instead of copying it,
+  // as `vecwal import` does). input 'copy' (the method until session 4): a pool of POOL_BATCHES
+  // batches reused in turn with fresh ids, each insert copying its vectors; vecwal neither
+  // compresses nor deduplicates, so repeated vector values change none of its work.
+  const transfer = input === 'transfer';
+  const batches = Math.ceil(ROWS / BATCH);
+  const pool = Array.from({ length: transfer ? batches : Math.min(POOL_BATCHES, batches) }, (_, b) => {
+    const n = transfer ? Math.min(BATCH, ROWS - b * BATCH) : BATCH;
+    return { vector: randomVectors(rng, n), text: randomTexts(rng, n) };
+  });
   const cpu0 = process.cpuUsage();
   const dev0 = deviceBytesWritten(dir);
   let genMs = 0;
@@ -192,12 +203,12 @@ async function childIngest(dir: string, mode: Mode): Promise<Record<string, unkn
     const id = new Array<number>(n);
     for (let k = 0; k < n; k++) id[k] = s + k;
     const p = pool[b % pool.length]!;
-    const vector = n === BATCH ? p.vector : p.vector.subarray(0, n * DIM);
-    const text = n === BATCH ? p.text : p.text.slice(0, n);
+    const vector = transfer || n === BATCH ? p.vector : p.vector.subarray(0, n * DIM);
+    const text = transfer || n === BATCH ? p.text : p.text.slice(0, n);
     const t0 = now();
     genMs += t0 - g0;
     inFlight.push(
-      db.insert(COLLECTION, { id, vector, text }).then(() => {
+      db.insert(COLLECTION, { id, vector, text }, { transfer }).then(() => {
         maxInsertMs = Math.max(maxInsertMs, now() - t0);
       }),
     );
@@ -290,7 +301,7 @@ async function child(): Promise<void> {
   const dir = args.dir!;
   const mode = (args.mode ?? 'default') as Mode;
   let out: Record<string, unknown>;
-  if (args.child === 'ingest') out = await childIngest(dir, mode);
+  if (args.child === 'ingest') out = await childIngest(dir, mode, (args.input ?? 'transfer') as Input);
   else if (args.child === 'reopen') out = await childReopen(dir, mode);
   else if (args.child === 'flush') out = await childFlush(dir, mode);
   else throw new Error(`unknown --child ${args.child}`);
@@ -303,13 +314,13 @@ async function child(): Promise<void> {
 let root = '';
 let profSeq = 0;
 
-function runChild(kind: string, dir: string, mode: Mode, depth = DEPTH): Record<string, number> {
+function runChild(kind: string, dir: string, mode: Mode, depth = DEPTH, input: Input = 'transfer'): Record<string, number> {
   const nodeArgs: string[] = [];
   if (args['cpu-prof-dir']) {
     fs.mkdirSync(args['cpu-prof-dir'], { recursive: true });
-    nodeArgs.push('--cpu-prof', '--cpu-prof-dir', args['cpu-prof-dir'], '--cpu-prof-name', `${kind}-${mode}-d${depth}-${++profSeq}.cpuprofile`);
+    nodeArgs.push('--cpu-prof', '--cpu-prof-dir', args['cpu-prof-dir'], '--cpu-prof-name', `${kind}-${mode}-${input}-d${depth}-${++profSeq}.cpuprofile`);
   }
-  const r = runNodeJson(SELF, ['--child', kind, '--dir', dir, '--mode', mode, '--rows', String(ROWS), '--batch', String(BATCH), '--depth', String(depth), '--seed', String(SEED)], { nodeArgs, env: CHILD_ENV });
+  const r = runNodeJson(SELF, ['--child', kind, '--dir', dir, '--mode', mode, '--input', input, '--rows', String(ROWS), '--batch', String(BATCH), '--depth', String(depth), '--seed', String(SEED)], { nodeArgs, env: CHILD_ENV });
   if (!r.ok) throw new Error(`child ${kind} (${mode}) failed: ${r.error}`);
   return r.value as Record<string, number>;
 }
@@ -380,13 +391,14 @@ function filesUnder(dir: string): string[] {
 const goals = new Goals();
 const payloadBytes = ROWS * ROW_PAYLOAD_BYTES;
 const vectorBytes = ROWS * DIM * 4;
-const params = { rows: ROWS, batch: BATCH, depth: DEPTH, childEnv: CHILD_ENV, dim: DIM, textLen: TEXT_LEN, payloadBytesPerRow: ROW_PAYLOAD_BYTES, syncPolicy: 'always', input: 'columnar {id: number[], vector: Float32Array, text: string[]}', runs: RUNS };
+const params = { rows: ROWS, batch: BATCH, depth: DEPTH, childEnv: CHILD_ENV, dim: DIM, textLen: TEXT_LEN, payloadBytesPerRow: ROW_PAYLOAD_BYTES, syncPolicy: 'always', input: 'transfer', form: 'columnar {id: number[], vector: Float32Array, text: string[]}', runs: RUNS };
 
 /** The main line's rows/s (DEPTH in flight) and the depth-1 line's (null when DEPTH is 1). */
 function benchIngest(): { rowsPerS: number; serialRowsPerS: number | null } {
   const raws: ReturnType<typeof rawSeqWrite>[] = [];
   const vws: Record<string, number>[] = [];
   const serial: Record<string, number>[] = []; // depth 1, when DEPTH is not 1
+  const copies: Record<string, number>[] = []; // input 'copy': the pool reused, vectors copied
   // Each round: raw write, vecwal ingest, raw write. Two raw runs per round because on this kind
   // of VM the raw rate depends on whether the page cache gets pages the host has already backed
   // (right after a child freed its memory) or fresh ones (2-4x slower); bracketing the vecwal
@@ -405,6 +417,9 @@ function benchIngest(): { rowsPerS: number; serialRowsPerS: number | null } {
       serial.push(runChild('ingest', d, 'default', 1));
       rm(d);
     }
+    log(`round ${r + 1}/${RUNS}: vecwal ingest of ${ROWS} rows, ${DEPTH} in flight, every insert copying its vectors (child process)`);
+    copies.push(runChild('ingest', d, 'default', DEPTH, 'copy'));
+    rm(d);
     log(`round ${r + 1}/${RUNS}: raw sequential write again`);
     const after = rawSeqWrite(path.join(root, `raw-${r}-b`), payloadBytes);
     raws.push(before, after);
@@ -453,6 +468,15 @@ function benchIngest(): { rowsPerS: number; serialRowsPerS: number | null } {
       walSyncs: serial[Math.floor(serial.length / 2)]!.walSyncs,
     });
   }
+  const copyRowsPerS = median(copies.map((v) => (ROWS / v.insertMs!) * 1000));
+  emit({
+    bench: 'ingest', metric: 'rows_per_s_copy', unit: 'rows/s', value: copyRowsPerS, baseline: (rawMBps * 1e6) / ROW_PAYLOAD_BYTES,
+    baselineName: 'raw sequential write of the same bytes (1 MiB writeSync blocks, one fsync), as rows/s', better: 'higher', params: { ...params, input: 'copy' },
+    note: `informational: the same ingest with every insert copying its vectors (a pool of ${POOL_BATCHES} batches reused, no transfer; the method before session 4); the main line is ${round(rowsPerS / copyRowsPerS)}x this`,
+    runsRowsPerS: copies.map((v) => round((ROWS / v.insertMs!) * 1000)),
+    cpuPerRowUs: median(copies.map((v) => ((v.cpuUserMs! + v.cpuSystemMs!) * 1000) / ROWS)),
+    peakRssMB: median(copies.map((v) => v.peakRss!)) / 1e6,
+  });
   emit({ bench: 'ingest', metric: 'MBps', unit: 'MB/s', value: MBps, baseline: rawMBps, baselineName: 'raw sequential write of the same bytes (1 MiB writeSync blocks, one fsync)', better: 'higher', params, pairedRatio });
   const logSegMBps = median(logSegs.map((x) => x.MBps));
   emit({

@@ -248,7 +248,9 @@ export async function runImportJob(db: Database, fs: FileSystem, job: ImportJob,
         if (prev?.error != null) break; // refused: nothing after it may be written
         const rows = issuedRows + batch.count;
         const f: Flight = { promise: Promise.resolve(), batch, rows, position: batch.position, done: false, error: null };
-        f.promise = db.insert(job.collection, batch.data, { progress: { importId, rows, position: batch.position } }).then(
+        // transfer: each batch's vector column is a fresh array of the source's, handed over
+        // rather than copied into the memtable (sources never reuse them).
+        f.promise = db.insert(job.collection, batch.data, { progress: { importId, rows, position: batch.position }, transfer: true }).then(
           () => void (f.done = true),
           (e: unknown) => void ((f.done = true), (f.error = e)),
         );

@@ -96,6 +96,14 @@ export interface OpenReport {
 /** Tag a write with import progress: recorded atomically with it (same WAL batch). */
 export interface WriteOptions {
   progress?: { importId: string; rows: number; position: number };
+  /**
+   * Columnar writes: take over the vector column when it is a Float32Array spanning its whole
+   * ArrayBuffer, instead of copying it into the memtable. The caller's array is detached (its
+   * length becomes 0) during the call, once the batch is valid, whether or not the write then
+   * succeeds. It saves copying every vector into fresh memory, the largest cost of a bulk
+   * ingest; anything else (number[], a view into a larger buffer, a SharedArrayBuffer) is copied.
+   */
+  transfer?: boolean;
 }
 
 export interface InsertResult {
@@ -531,7 +539,7 @@ export class Database {
     this.checkWritable();
     const c = this.collection(name);
     const auto = () => c.nextAutoId++;
-    const batch = Array.isArray(data) ? rowsToBatch(c.schema, data as Record<string, unknown>[], { forUpsert: upsert, nextAutoId: auto }) : columnsToBatch(c.schema, data as Record<string, unknown[]>, { forUpsert: upsert, nextAutoId: auto });
+    const batch = Array.isArray(data) ? rowsToBatch(c.schema, data as Record<string, unknown>[], { forUpsert: upsert, nextAutoId: auto }) : columnsToBatch(c.schema, data as Record<string, unknown[]>, { forUpsert: upsert, nextAutoId: auto, transfer: options.transfer === true });
     const progress = options.progress ? checkProgress(options.progress) : null;
     if (batch.count === 0) return { insertCount: 0, ids: [], lsn: this.wal.lastLsn };
     const keys = c.pkColumn(batch);

@@ -591,12 +591,17 @@ class ArrayBuilder extends Builder {
 }
 
 class VectorBuilder extends Builder {
-  readonly values: Float32Array;
   readonly dim: number;
+  private readonly n: number;
+  private store: Float32Array | null = null;
   constructor(f: FieldSchema, n: number) {
     super(f, undefined, n);
     this.dim = f.dim!;
-    this.values = new Float32Array(n * this.dim);
+    this.n = n;
+  }
+  /** Allocated on first use: a column taken over with adopt() never needs one. */
+  get values(): Float32Array {
+    return (this.store ??= new Float32Array(this.n * this.dim));
   }
   set(i: number, v: unknown): void {
     const dim = this.dim;
@@ -641,6 +646,11 @@ class VectorBuilder extends Builder {
       }
     }
     for (let i = 0; i < n; i++) this.checkFinite(i, i * dim, f32 ? null : src, i * dim);
+  }
+  /** All n rows from the caller's flat n*dim array, used as it is (checked, not copied). */
+  adopt(src: Float32Array, n: number): void {
+    this.store = src;
+    for (let i = 0; i < n; i++) this.checkFinite(i, i * this.dim, null, i * this.dim);
   }
   /** x * 0 is 0 for every finite x and NaN otherwise: one branch-free pass per row. */
   private checkFinite(i: number, off: number, src: ArrayLike<unknown> | null, srcOff: number): void {
@@ -726,6 +736,12 @@ export interface ToBatchOptions {
   forUpsert?: boolean;
   /** Key generator for an autoID primary key on insert (required then). */
   nextAutoId?: () => bigint;
+  /**
+   * Columnar input: take over a vector column given as a Float32Array that spans its whole
+   * (non-shared) ArrayBuffer instead of copying it. Once the batch is valid the caller's array
+   * is detached (structuredClone transfer: its length becomes 0) and the batch holds its memory.
+   */
+  transfer?: boolean;
 }
 
 /** The key source for an autoID insert, or null when rows must carry their keys. */
@@ -958,14 +974,28 @@ export function columnsToBatch(schema: CollectionSchema, columns: Readonly<Recor
   const gen = autoIdSource(plan, opts);
   const forUpsert = opts.forUpsert === true;
   const builders = plan.fields.map((f, k) => makeBuilder(f, plan.defaults[k], n));
+  let adopted: Float32Array | null = null;
   for (let f = 0; f < builders.length; f++) {
     const name = plan.names[f]!;
     const col = plan.inherited[f] && !Object.hasOwn(cols, name) ? undefined : (cols[name] as ColumnInput | undefined);
-    if (f === plan.vectorIndex && flatVector && col !== undefined) (builders[f] as VectorBuilder).setFlat(col, n);
-    else fillColumn(plan, builders[f]!, f, col, n, gen, forUpsert);
+    if (f === plan.vectorIndex && flatVector && col !== undefined) {
+      if (opts.transfer && transferable(col)) (builders[f] as VectorBuilder).adopt((adopted = col), n);
+      else (builders[f] as VectorBuilder).setFlat(col, n);
+    } else fillColumn(plan, builders[f]!, f, col, n, gen, forUpsert);
   }
   const dynamic = schema.enableDynamicField ? columnExtras(plan, cols, n) : undefined;
-  return finishBatch(plan, builders, n, dynamic, gen !== null);
+  const batch = finishBatch(plan, builders, n, dynamic, gen !== null);
+  if (adopted) {
+    // Valid: the memory changes hands (no copy); the caller's array is left detached.
+    const name = plan.names[plan.vectorIndex]!;
+    batch.columns.set(name, { type: 'FloatVector', values: structuredClone(adopted, { transfer: [adopted.buffer as ArrayBuffer] }), dim: plan.fields[plan.vectorIndex]!.dim! });
+  }
+  return batch;
+}
+
+/** A Float32Array whose memory can change hands: it spans all of a plain (non-shared) ArrayBuffer. */
+function transferable(col: unknown): col is Float32Array {
+  return col instanceof Float32Array && col.byteOffset === 0 && col.buffer instanceof ArrayBuffer && col.byteLength === col.buffer.byteLength;
 }
 
 // ---------------------------------------------------------------------------------------------
