@@ -988,9 +988,18 @@ export function columnsToBatch(schema: CollectionSchema, columns: Readonly<Recor
   if (adopted) {
     // Valid: the memory changes hands (no copy); the caller's array is left detached.
     const name = plan.names[plan.vectorIndex]!;
-    batch.columns.set(name, { type: 'FloatVector', values: structuredClone(adopted, { transfer: [adopted.buffer as ArrayBuffer] }), dim: plan.fields[plan.vectorIndex]!.dim! });
+    batch.columns.set(name, { type: 'FloatVector', values: takeOver(adopted), dim: plan.fields[plan.vectorIndex]!.dim! });
   }
   return batch;
+}
+
+/** The array's memory, detached from the caller; a copy if its buffer cannot be detached (WebAssembly memory). */
+function takeOver(a: Float32Array): Float32Array {
+  try {
+    return structuredClone(a, { transfer: [a.buffer as ArrayBuffer] });
+  } catch {
+    return a.slice();
+  }
 }
 
 /** A Float32Array whose memory can change hands: it spans all of a plain (non-shared) ArrayBuffer. */

@@ -3,7 +3,8 @@
  * changes hands instead of being copied.
  *   - a Float32Array spanning its whole ArrayBuffer is taken: the caller's array is detached,
  *     and the rows read back, search, flush and survive a power cut exactly as copied ones do;
- *   - anything else (a view into a larger buffer, number[]) is copied and left to the caller;
+ *   - anything else (a view into a larger buffer, number[], WebAssembly memory, which cannot be
+ *     detached) is copied and left to the caller;
  *   - an invalid batch (non-finite value, duplicate keys within it) is refused before anything
  *     changes hands: the caller keeps an intact array;
  *   - upsert takes it over the same way.
@@ -30,7 +31,7 @@ async function open() {
 const vectors = (n: number, base: number) => Float32Array.from({ length: n * DIM }, (_, i) => base + i / 8);
 
 async function readVectors(db: Database): Promise<Map<number, number[]>> {
-  const rows = await db.read.query('c', { filter: 'id >= 0', outputFields: ['id', 'vec'], limit: 1000 });
+  const rows = await db.read.query('c', { filter: 'id >= 0', outputFields: ['id', 'vec'], limit: 100_000 });
   return new Map(rows.map((r) => [Number(r.id), Array.from(r.vec as Float32Array)]));
 }
 
@@ -71,9 +72,16 @@ test('anything else is copied: a view into a larger buffer, a number[]', async (
   big.fill(0); // the caller may reuse it: the stored rows are a copy
   const plain = Array.from(vectors(1, 9));
   await db.insert('c', { id: [12], vec: plain }, { transfer: true });
+  // WebAssembly memory spans its whole buffer but cannot be detached: copied, not an error.
+  const wasm = new Float32Array(new WebAssembly.Memory({ initial: 1 }).buffer); // 64 KiB
+  wasm.fill(0.5);
+  const n = wasm.length / DIM;
+  await db.insert('c', { id: Array.from({ length: n }, (_, i) => 100 + i), vec: wasm }, { transfer: true });
+  assert.equal(wasm.length, n * DIM, 'WebAssembly memory stays with the caller');
   const got = await readVectors(db);
   assert.deepEqual(got.get(10), Array.from(vectors(4, 1).subarray(DIM, 2 * DIM)));
   assert.deepEqual(got.get(12), plain);
+  assert.deepEqual(got.get(100 + n - 1), [0.5, 0.5, 0.5, 0.5]);
   await db.close();
 });
 
