@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CrashableMemFileSystem } from '../../src/fs/mem-fs.js';
 import { Database } from '../../src/db/database.js';
+import { wasmApi } from '../../src/search/wasm/api.js';
 import { schemaOf } from '../support/batches.js';
 
 const DIM = 4;
@@ -73,7 +74,7 @@ test('anything else is copied: a view into a larger buffer, a number[]', async (
   const plain = Array.from(vectors(1, 9));
   await db.insert('c', { id: [12], vec: plain }, { transfer: true });
   // WebAssembly memory spans its whole buffer but cannot be detached: copied, not an error.
-  const wasm = new Float32Array(new WebAssembly.Memory({ initial: 1 }).buffer); // 64 KiB
+  const wasm = new Float32Array(new wasmApi!.Memory({ initial: 1 }).buffer); // 64 KiB
   wasm.fill(0.5);
   const n = wasm.length / DIM;
   await db.insert('c', { id: Array.from({ length: n }, (_, i) => 100 + i), vec: wasm }, { transfer: true });
