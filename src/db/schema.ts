@@ -993,7 +993,10 @@ export function columnsToBatch(schema: CollectionSchema, columns: Readonly<Recor
   return batch;
 }
 
-/** The array's memory, detached from the caller; a copy if its buffer cannot be detached (WebAssembly memory). */
+/**
+ * The array's memory, detached from the caller. A buffer that cannot be detached is copied
+ * (structuredClone does so itself for WebAssembly memory; anything it refuses is copied here).
+ */
 function takeOver(a: Float32Array): Float32Array {
   try {
     return structuredClone(a, { transfer: [a.buffer as ArrayBuffer] });

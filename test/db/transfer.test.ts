@@ -73,12 +73,13 @@ test('anything else is copied: a view into a larger buffer, a number[]', async (
   big.fill(0); // the caller may reuse it: the stored rows are a copy
   const plain = Array.from(vectors(1, 9));
   await db.insert('c', { id: [12], vec: plain }, { transfer: true });
-  // WebAssembly memory spans its whole buffer but cannot be detached: copied, not an error.
+  // WebAssembly memory spans its whole buffer but cannot be detached: copied, never shared.
   const wasm = new Float32Array(new wasmApi!.Memory({ initial: 1 }).buffer); // 64 KiB
   wasm.fill(0.5);
   const n = wasm.length / DIM;
   await db.insert('c', { id: Array.from({ length: n }, (_, i) => 100 + i), vec: wasm }, { transfer: true });
   assert.equal(wasm.length, n * DIM, 'WebAssembly memory stays with the caller');
+  wasm.fill(9); // the stored rows are a copy
   const got = await readVectors(db);
   assert.deepEqual(got.get(10), Array.from(vectors(4, 1).subarray(DIM, 2 * DIM)));
   assert.deepEqual(got.get(12), plain);
