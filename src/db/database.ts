@@ -197,6 +197,8 @@ export class Database {
   private readonly byId = new Map<number, Collection>();
   private readonly metaLock = new Mutex();
   private readonly flushLock = new Mutex();
+  /** Collections with a background compaction running (maybeCompact starts one at a time). */
+  private readonly compacting = new Set<Collection>();
   /** The flush that flush() calls share: queued on the flush lock, the memtable not frozen yet. */
   private nextFlush: Promise<{ segments: number; checkpointLsn: number }> | null = null;
   /** Orders writes: validation-to-append runs one call at a time, in call order. */
@@ -880,8 +882,13 @@ export class Database {
     const min = this.opts.compactionMinSegments;
     if (min <= 0) return;
     for (const [name, c] of this.collections) {
+      if (this.compacting.has(c)) continue; // its running compact() takes every group there is
       const plan = this.compactionPlan(c);
-      if (plan.small >= min || plan.deleteHeavy) void this.compact(name).catch(() => undefined);
+      if (plan.small < min && !plan.deleteHeavy) continue;
+      this.compacting.add(c);
+      void this.compact(name)
+        .catch(() => undefined)
+        .finally(() => this.compacting.delete(c));
     }
   }
 

@@ -985,11 +985,8 @@ export function columnsToBatch(schema: CollectionSchema, columns: Readonly<Recor
   }
   const dynamic = schema.enableDynamicField ? columnExtras(plan, cols, n) : undefined;
   const batch = finishBatch(plan, builders, n, dynamic, gen !== null);
-  if (adopted) {
-    // Valid: the memory changes hands (no copy); the caller's array is left detached.
-    const name = plan.names[plan.vectorIndex]!;
-    batch.columns.set(name, { type: 'FloatVector', values: takeOver(adopted), dim: plan.fields[plan.vectorIndex]!.dim! });
-  }
+  // Valid: the memory changes hands (no copy); the caller's array is left detached.
+  if (adopted) (batch.columns.get(plan.names[plan.vectorIndex]!) as { values: Float32Array }).values = takeOver(adopted);
   return batch;
 }
 

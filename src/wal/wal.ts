@@ -66,7 +66,7 @@ export interface WalOptions {
   syncIntervalMs?: number;
   /** Rotate to a new segment file beyond this size. Default 256 MiB (milvus.yaml). */
   segmentSizeBytes?: number;
-  /** Upper bound of one group commit (the first batch of a group is always taken). Default 1 MiB. */
+  /** Upper bound of one group commit (the first batch of a group is always taken). Default 16 MiB. */
   groupCommitBytesMax?: number;
   /** Extend the active segment with zeros this far ahead of small writes; 0 disables. Default 1 MiB. */
   preallocateBytes?: number;
