@@ -200,6 +200,15 @@ export class PrimaryKeyIndex {
   private readonly strings: Map<string, number> | null;
   private blocks: (BlockEntry | undefined)[] = [];
   private readonly ids = new WeakMap<Block, number>();
+  /**
+   * Int64 keys: an upper bound of every key ever added (words of the largest; deletes do not
+   * lower it), or hasMax false while none was. A batch whose smallest key lies above it holds
+   * no key of the index, so checking it (insert) or taking its keys (upsert) probes nothing:
+   * ascending ids, as imports and autoID make them, skip the hash table on the write path.
+   */
+  private hasMax = false;
+  private maxHi = 0;
+  private maxLo = 0;
 
   constructor(keyType: 'Int64' | 'VarChar', expected = 0) {
     this.int64 = keyType === 'Int64' ? new Int64HashTable(expected) : null;
@@ -256,6 +265,7 @@ export class PrimaryKeyIndex {
         if ((deleted[i >> 3]! & (1 << (i & 7))) !== 0) continue;
         t.set(w[2 * i + LO]!, w[2 * i + HI]!, id, i);
       }
+      this.raiseMax(w, from, to);
     } else {
       const v = stringColumn(keys);
       const m = this.strings!;
@@ -271,6 +281,7 @@ export class PrimaryKeyIndex {
     if (this.int64) {
       const w = int64Words(int64Column(keys));
       this.int64.set(w[2 * i + LO]!, w[2 * i + HI]!, id, row);
+      this.raiseMax(w, i, i + 1);
     } else {
       this.strings!.set(stringColumn(keys)[i]!, id * ROW_SPAN + row);
     }
@@ -281,7 +292,7 @@ export class PrimaryKeyIndex {
     if (this.int64) {
       const w = int64Words(int64Column(keys));
       const t = this.int64;
-      if (t.size === 0) return -1;
+      if (t.size === 0 || this.allAboveMax(w)) return -1;
       for (let i = 0, n = w.length >> 1; i < n; i++) if (t.find(w[2 * i + LO]!, w[2 * i + HI]!) >= 0) return i;
       return -1;
     }
@@ -330,6 +341,7 @@ export class PrimaryKeyIndex {
   takeColumn(keys: ColumnData, found: (ref: RowRef) => void): void {
     if (this.int64) {
       const w = int64Words(int64Column(keys));
+      if (this.allAboveMax(w)) return;
       for (let i = 0, n = w.length >> 1; i < n; i++) {
         const ref = this.takeWords(w[2 * i + LO]!, w[2 * i + HI]!);
         if (ref) found(ref);
@@ -348,6 +360,37 @@ export class PrimaryKeyIndex {
     if (this.int64) this.int64.forEach((lo, hi, a, b) => out.push([joinInt64(lo, hi), this.ref(a, b >>> 0)]));
     else for (const [k, packed] of this.strings!) out.push([k, this.ref(Math.floor(packed / ROW_SPAN), packed % ROW_SPAN)]);
     return out;
+  }
+
+  /** Raise the upper bound to the largest of keys [from, to) of a column's words. */
+  private raiseMax(w: Int32Array, from: number, to: number): void {
+    let has = this.hasMax;
+    let mhi = this.maxHi;
+    let mlo = this.maxLo;
+    for (let i = from; i < to; i++) {
+      const hi = w[2 * i + HI]!;
+      const lo = w[2 * i + LO]! >>> 0;
+      if (!has || hi > mhi || (hi === mhi && lo > mlo)) {
+        has = true;
+        mhi = hi;
+        mlo = lo;
+      }
+    }
+    this.hasMax = has;
+    this.maxHi = mhi;
+    this.maxLo = mlo;
+  }
+
+  /** Does every key of the words lie above every key ever added (so none is in the index)? */
+  private allAboveMax(w: Int32Array): boolean {
+    if (!this.hasMax) return true;
+    const mhi = this.maxHi;
+    const mlo = this.maxLo;
+    for (let i = 0, n = w.length >> 1; i < n; i++) {
+      const hi = w[2 * i + HI]!;
+      if (hi < mhi || (hi === mhi && w[2 * i + LO]! >>> 0 <= mlo)) return false;
+    }
+    return true;
   }
 
   private takeWords(lo: number, hi: number): RowRef | undefined {

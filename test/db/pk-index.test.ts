@@ -164,6 +164,8 @@ test('PrimaryKeyIndex (Int64 and VarChar) agrees with a Map of refs under random
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('append' as const), keys: fc.uniqueArray(fc.integer({ min: -30, max: 30 }), { maxLength: 12 }), upsert: fc.boolean() }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), keys: fc.array(fc.integer({ min: -30, max: 30 }), { maxLength: 6 }) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('seal' as const) }) },
+    // Keys above every key so far (imports, autoID): the index skips probing such batches.
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('ascending' as const), count: fc.integer({ min: 1, max: 6 }), gap: fc.integer({ min: -1, max: 3 }), upsert: fc.boolean() }) },
   );
   fc.assert(
     fc.property(fc.constantFrom('Int64' as const, 'VarChar' as const), fc.array(step, { maxLength: 60 }), (type, steps) => {
@@ -172,7 +174,10 @@ test('PrimaryKeyIndex (Int64 and VarChar) agrees with a Map of refs under random
       const key = (n: number) => (type === 'Int64' ? BigInt(n) : `k${n}`);
       let segId = 1;
       let seg = new MemSegment(segId++, 1, 'growing');
-      for (const s of steps) {
+      let top = 30; // the largest key any step made
+      for (const step of steps) {
+        const s = step.kind === 'ascending' ? { kind: 'append' as const, upsert: step.upsert, keys: Array.from({ length: step.count }, (_, i) => top + 1 + step.gap + i) } : step;
+        if (s.kind === 'append') top = Math.max(top, ...s.keys);
         if (s.kind === 'seal') {
           seg = new MemSegment(segId++, 1, 'growing');
           continue;
@@ -221,6 +226,31 @@ test('PrimaryKeyIndex (Int64 and VarChar) agrees with a Map of refs under random
     }),
     { seed, numRuns: 200 },
   );
+});
+
+test('PrimaryKeyIndex: batches above every key skip probing; a batch reaching below finds present keys and misses deleted ones', () => {
+  const index = new PrimaryKeyIndex('Int64');
+  const seg = new MemSegment(1, 1, 'growing');
+  const col = (keys: bigint[]) => int64Batch(keys).columns.get('id')!;
+  const add = (keys: bigint[]) => index.addBlock(seg, seg.append(int64Batch(keys), 1, 0), col(keys));
+  // Signed order across the word boundary: -1 (hi -1) < 0 < 2^32 - 1 (hi 0, lo 0xffffffff) < 2^32 (hi 1).
+  add([-(2n ** 40n), -1n, 5n]);
+  assert.equal(index.firstPresent(col([6n, 2n ** 32n - 1n])), -1);
+  add([6n, 2n ** 32n - 1n]);
+  assert.equal(index.firstPresent(col([2n ** 32n, 2n ** 32n + 1n])), -1);
+  assert.equal(index.firstPresent(col([2n ** 40n, 2n ** 32n - 1n])), 1, 'the largest key so far is present');
+  assert.equal(index.firstPresent(col([7n, 8n, -1n])), 2, 'a key far below the maximum is found');
+  // Deletes never lower the bound, so a deleted key below it is looked up (and absent).
+  assert.ok(index.take(2n ** 32n - 1n));
+  assert.equal(index.firstPresent(col([2n ** 32n - 1n])), -1);
+  assert.equal(index.firstPresent(col([2n ** 32n - 1n, 6n])), 1);
+  let taken = 0;
+  index.takeColumn(col([2n ** 33n]), () => taken++);
+  assert.equal(taken, 0);
+  index.takeColumn(col([2n ** 33n, 5n]), () => taken++);
+  assert.equal(taken, 1);
+  assert.equal(index.has(5n), false);
+  assert.equal(index.size, 3);
 });
 
 test('PrimaryKeyIndex: addBlock skips deleted rows; released blocks are forgotten; wrong key types are absent', () => {
