@@ -131,8 +131,8 @@ export function frameSize(records: readonly RecordInput[]): number {
 }
 
 /**
- * Encode one frame into `out` at `at` (which must have room for `frameSize(records)` bytes,
- * zero-filled beyond what is written: padding is not written). Returns the encoded size.
+ * Encode one frame into `out` at `at` (which must have room for `frameSize(records)` bytes).
+ * Returns the encoded size. (encodeFrameGather with every part copied.)
  */
 export function encodeFrame(
   out: Uint8Array,
@@ -140,30 +140,98 @@ export function encodeFrame(
   records: readonly RecordInput[],
   meta: { firstLsn: number; timestamp: number; syncedThrough: number; saltSeed: number },
 ): number {
-  const v = viewOf(out);
-  let p = at + FRAME_HEADER_SIZE;
+  return encodeFrameGather(out, at, records, meta, [], Infinity).size;
+}
+
+/**
+ * Payload parts at least this long are written from the caller's memory (gathered, not copied)
+ * by encodeFrameGather; shorter parts are copied next to the headers, so that a frame of many
+ * small records stays one piece.
+ */
+export const GATHER_MIN_BYTES = 64 * 1024;
+
+function partsOf(payload: RecordInput['payload']): readonly Uint8Array[] {
+  return payload instanceof Uint8Array ? [payload] : payload;
+}
+
+/** Bytes of `scratch` that encodeFrameGather uses for a frame of these records. */
+export function frameScratchBytes(records: readonly RecordInput[], gatherMin = GATHER_MIN_BYTES): number {
+  let copied = FRAME_HEADER_SIZE;
+  let total = FRAME_HEADER_SIZE;
   for (const r of records) {
-    out[p] = r.op;
-    out[p + 1] = 0;
-    out[p + 2] = 0;
-    out[p + 3] = 0;
-    const len = payloadLength(r.payload);
-    v.setUint32(p + 4, len, true);
-    if (r.payload instanceof Uint8Array) out.set(r.payload, p + RECORD_HEADER_SIZE);
-    else for (let q = p + RECORD_HEADER_SIZE, i = 0; i < r.payload.length; q += r.payload[i]!.length, i++) out.set(r.payload[i]!, q);
-    p += RECORD_HEADER_SIZE + len;
+    copied += RECORD_HEADER_SIZE;
+    total += RECORD_HEADER_SIZE;
+    for (const part of partsOf(r.payload)) {
+      total += part.length;
+      if (part.length < gatherMin) copied += part.length;
+    }
   }
-  const bodyLength = p - at - FRAME_HEADER_SIZE;
-  v.setUint32(at + 4, bodyLength, true);
+  return copied + alignFrame(total) - total;
+}
+
+/**
+ * Encode one frame as pieces to be written back to back (a gathered write): payload parts of
+ * `gatherMin` bytes or more are pushed onto `pieces` as they are, not copied; headers, short
+ * parts and the padding go to `scratch` from `at` (which needs frameScratchBytes(records,
+ * gatherMin) bytes). The CRC is chained over the pieces. The big parts must not
+ * change until the write is done. Returns the frame's size and the scratch bytes used.
+ */
+export function encodeFrameGather(
+  scratch: Uint8Array,
+  at: number,
+  records: readonly RecordInput[],
+  meta: { firstLsn: number; timestamp: number; syncedThrough: number; saltSeed: number },
+  pieces: Uint8Array[],
+  gatherMin = GATHER_MIN_BYTES,
+): { size: number; used: number } {
+  const first = pieces.length;
+  const v = viewOf(scratch);
+  let p = at + FRAME_HEADER_SIZE;
+  let run = at; // start of the scratch bytes not yet pushed as a piece
+  let body = 0;
+  for (const r of records) {
+    const len = payloadLength(r.payload);
+    scratch[p] = r.op;
+    scratch[p + 1] = 0;
+    scratch[p + 2] = 0;
+    scratch[p + 3] = 0;
+    v.setUint32(p + 4, len, true);
+    p += RECORD_HEADER_SIZE;
+    body += RECORD_HEADER_SIZE + len;
+    for (const part of partsOf(r.payload)) {
+      if (part.length < gatherMin) {
+        scratch.set(part, p);
+        p += part.length;
+        continue;
+      }
+      if (p > run) pieces.push(scratch.subarray(run, p));
+      pieces.push(part);
+      run = p;
+    }
+  }
+  const size = alignFrame(FRAME_HEADER_SIZE + body);
+  const pad = size - FRAME_HEADER_SIZE - body;
+  scratch.fill(0, p, p + pad);
+  p += pad;
+  if (p > run) pieces.push(scratch.subarray(run, p));
+  v.setUint32(at + 4, body, true);
   putU64(v, at + 8, meta.firstLsn);
   putU64(v, at + 16, meta.timestamp);
   v.setUint32(at + 24, records.length, true);
   v.setUint32(at + 28, 0, true);
   putU64(v, at + 32, meta.syncedThrough);
-  v.setUint32(at, crcOf(out, at + 4, p, meta.saltSeed), true);
-  const size = alignFrame(p - at);
-  out.fill(0, p, at + size);
-  return size;
+  // The CRC covers everything after its own 4 bytes, padding excluded: pieces[first] starts
+  // with the frame header (at least FRAME_HEADER_SIZE bytes of scratch).
+  let crc = meta.saltSeed;
+  let left = FRAME_HEADER_SIZE + body - 4;
+  for (let i = first; i < pieces.length && left > 0; i++) {
+    const piece = i === first ? pieces[i]!.subarray(4) : pieces[i]!;
+    const n = Math.min(piece.length, left);
+    crc = crcOf(piece, 0, n, crc);
+    left -= n;
+  }
+  v.setUint32(at, crc, true);
+  return { size, used: p - at };
 }
 
 function allZero(buf: Uint8Array, start: number, end: number): boolean {

@@ -28,9 +28,9 @@ import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import type { FileHandle, FileLock, FileSystem } from '../fs/fs.js';
 import { NodeFileSystem } from '../fs/node-fs.js';
-import { joinPath, openLockedDir, writeFully } from '../fs/io.js';
+import { joinPath, openLockedDir, writeFully, writevFully } from '../fs/io.js';
 import { VecwalError, corruption, invalidArgument, ioError } from '../errors.js';
-import { encodeFrame, encodeSegmentHeader, frameSize, payloadLength, saltSeed, type RecordInput, type WalRecord } from './codec.js';
+import { GATHER_MIN_BYTES, encodeFrameGather, encodeSegmentHeader, frameScratchBytes, frameSize, payloadLength, saltSeed, type RecordInput, type WalRecord } from './codec.js';
 import {
   FRAME_HEADER_SIZE,
   MAX_FRAME_BODY_BYTES,
@@ -70,6 +70,11 @@ export interface WalOptions {
   groupCommitBytesMax?: number;
   /** Extend the active segment with zeros this far ahead of small writes; 0 disables. Default 1 MiB. */
   preallocateBytes?: number;
+  /**
+   * Payload parts at least this long are written from the caller's memory in a gathered write
+   * instead of being copied into the frame buffer. Default 64 KiB; tests lower it.
+   */
+  gatherMinBytes?: number;
   /** What recovery may repair on open. Default 'tolerate-corrupted-tail'. */
   recoveryMode?: RecoveryMode;
   /** Pass batches whose last LSN is >= this to `onReplay` during open. Default 1 (all). */
@@ -141,6 +146,17 @@ interface InFlightSync {
   done: boolean;
 }
 
+/** Pieces with adjacent memory (the encode buffer's runs of consecutive frames) merged into one view. */
+function coalesce(pieces: readonly Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const p of pieces) {
+    const last = out[out.length - 1];
+    if (last && last.buffer === p.buffer && last.byteOffset + last.length === p.byteOffset) out[out.length - 1] = new Uint8Array(p.buffer, last.byteOffset, last.length + p.length);
+    else out.push(p);
+  }
+  return out;
+}
+
 function resolveGroup(group: readonly Pending[]): void {
   for (const p of group) p.resolve({ firstLsn: p.firstLsn, lastLsn: p.firstLsn + p.records.length - 1 });
 }
@@ -167,6 +183,7 @@ const DEFAULTS = {
   segmentSizeBytes: 256 * 1024 * 1024,
   groupCommitBytesMax: 16 * 1024 * 1024,
   preallocateBytes: 1024 * 1024,
+  gatherMinBytes: GATHER_MIN_BYTES,
   recoveryMode: 'tolerate-corrupted-tail' as RecoveryMode,
 };
 
@@ -429,13 +446,24 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
   private async writeFrames(frames: Pending[], bytes: number): Promise<void> {
     const a = this.active;
     await this.preallocate(a.writeEnd + bytes, bytes);
-    const buf = this.encodeBuffer(bytes);
+    // Headers and small payloads are copied into the encode buffer; big payload parts (vector
+    // columns) go to the file from the caller's memory in the same gathered write.
+    let scratchBytes = 0;
+    const gatherMin = this.opts.gatherMinBytes;
+    for (const p of frames) scratchBytes += frameScratchBytes(p.records, gatherMin);
+    const buf = this.encodeBuffer(scratchBytes);
+    const pieces: Uint8Array[] = [];
     let at = 0;
+    let size = 0;
     for (const p of frames) {
-      at += encodeFrame(buf, at, p.records, { firstLsn: p.firstLsn, timestamp: p.timestamp, syncedThrough: a.durableEnd, saltSeed: a.seed });
+      const f = encodeFrameGather(buf, at, p.records, { firstLsn: p.firstLsn, timestamp: p.timestamp, syncedThrough: a.durableEnd, saltSeed: a.seed }, pieces, gatherMin);
+      at += f.used;
+      size += f.size;
     }
+    if (size !== bytes) throw new Error(`vecwal invariant violated: frames encoded to ${size} bytes, expected ${bytes}`);
     try {
-      await writeFully(a.handle, buf, 0, bytes, a.writeEnd);
+      if (pieces.length === 1) await writeFully(a.handle, pieces[0]!, 0, bytes, a.writeEnd);
+      else await writevFully(a.handle, coalesce(pieces), a.writeEnd);
     } catch (e) {
       throw ioError('write', a.handle.path, e);
     }
@@ -760,6 +788,7 @@ function resolveOptions(o: WalOptions): Wal['opts'] {
     segmentSizeBytes: o.segmentSizeBytes ?? DEFAULTS.segmentSizeBytes,
     groupCommitBytesMax: o.groupCommitBytesMax ?? DEFAULTS.groupCommitBytesMax,
     preallocateBytes: o.preallocateBytes ?? DEFAULTS.preallocateBytes,
+    gatherMinBytes: o.gatherMinBytes ?? DEFAULTS.gatherMinBytes,
     recoveryMode: o.recoveryMode ?? DEFAULTS.recoveryMode,
     retention,
     now: o.now ?? Date.now,
@@ -770,6 +799,7 @@ function resolveOptions(o: WalOptions): Wal['opts'] {
   if (!(opts.syncIntervalMs >= 1)) throw bad('syncIntervalMs must be >= 1');
   if (!Number.isSafeInteger(opts.segmentSizeBytes) || opts.segmentSizeBytes < SEGMENT_HEADER_SIZE + FRAME_HEADER_SIZE + 8) throw bad('segmentSizeBytes is too small');
   if (!(opts.groupCommitBytesMax >= 1)) throw bad('groupCommitBytesMax must be >= 1');
+  if (!(opts.gatherMinBytes >= 1)) throw bad('gatherMinBytes must be >= 1');
   if (!Number.isSafeInteger(opts.preallocateBytes) || opts.preallocateBytes < 0) throw bad('preallocateBytes must be a non-negative integer');
   if (!['tolerate-corrupted-tail', 'absolute-consistency', 'point-in-time', 'skip-corrupted'].includes(opts.recoveryMode)) throw bad(`unknown recoveryMode ${String(opts.recoveryMode)}`);
   const r = validateRetention(retention);

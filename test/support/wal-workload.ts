@@ -34,6 +34,8 @@ export const WORKLOAD_WAL_OPTIONS: WalOptions = {
   segmentSizeBytes: 1536,
   preallocateBytes: 512,
   groupCommitBytesMax: 700,
+  // Payloads of 64 bytes or more go out in gathered writes (piece by piece on the in-memory FS).
+  gatherMinBytes: 64,
   retention: { minFiles: 1, maxFiles: 3, maxAgeMs: 0, maxTotalBytes: 1 << 20 },
 };
 

@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeFrame, decodeSegmentHeader, encodeFrame, encodeSegmentHeader, frameSize, saltSeed } from '../../src/wal/codec.js';
+import fc from 'fast-check';
+import { decodeFrame, decodeSegmentHeader, encodeFrame, encodeFrameGather, encodeSegmentHeader, frameScratchBytes, frameSize, saltSeed } from '../../src/wal/codec.js';
+import { seedFromEnv } from '../../src/util/rng.js';
 import { OpType, parseSegmentFileName, segmentFileName } from '../../src/wal/format.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -47,6 +49,31 @@ test('frame golden bytes and round trip', () => {
     [1, OpType.Insert, 'abc'],
     [2, OpType.Delete, 'id=7'],
   ]);
+});
+
+test('a gathered frame (big parts written from the caller\'s memory) has the bytes of the copied one and decodes', (t) => {
+  const seed = seedFromEnv('VECWAL_SEED');
+  t.diagnostic(`fast-check seed ${seed} (set VECWAL_SEED to replay)`);
+  const part = fc.uint8Array({ minLength: 0, maxLength: 40 });
+  const record = fc.record({ op: fc.constantFrom(OpType.Insert, OpType.Upsert, OpType.Delete), payload: fc.oneof(part, fc.array(part, { minLength: 1, maxLength: 5 })) });
+  fc.assert(
+    fc.property(fc.array(record, { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 32 }), fc.integer({ min: 0, max: 5 }), (records, gatherMin, at) => {
+      const meta = { firstLsn: 9, timestamp: TS, syncedThrough: 48, saltSeed: saltSeed(SALT) };
+      const copied = new Uint8Array(frameSize(records));
+      assert.equal(encodeFrame(copied, 0, records, meta), copied.length);
+      const scratch = new Uint8Array(at + frameScratchBytes(records, gatherMin)).fill(0xee);
+      const pieces: Uint8Array[] = [new Uint8Array([1, 2])]; // pieces already queued stay first
+      const f = encodeFrameGather(scratch, at, records, meta, pieces, gatherMin);
+      assert.equal(f.size, copied.length);
+      assert.equal(f.used, frameScratchBytes(records, gatherMin));
+      assert.deepEqual(pieces[0], new Uint8Array([1, 2]));
+      const joined = Buffer.concat(pieces.slice(1));
+      assert.equal(hex(joined), hex(copied));
+      const d = decodeFrame(joined, 0, joined.length, saltSeed(SALT), 9);
+      assert.equal(d.kind, 'frame');
+    }),
+    { seed, numRuns: 300 },
+  );
 });
 
 test('a frame of another segment (other salt) or at another LSN does not decode', () => {

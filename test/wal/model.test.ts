@@ -259,6 +259,8 @@ const configArb = fc.record({
   segmentSizeBytes: fc.integer({ min: 512, max: 2048 }),
   preallocateBytes: fc.constantFrom(0, 128, 1024),
   groupCommitBytesMax: fc.constantFrom(256, 1 << 20),
+  // Low values write payloads from the caller's memory in gathered writes (piece by piece here).
+  gatherMinBytes: fc.constantFrom(1, 16, 64 * 1024),
   retention: fc.record({ minFiles: fc.constant(1), maxFiles: fc.integer({ min: 1, max: 4 }), maxAgeMs: fc.constantFrom(0, 1e12), maxTotalBytes: fc.constant(1 << 30) }),
 });
 
