@@ -661,11 +661,10 @@ export class Database {
     if (c.pkIndex) return Promise.resolve();
     c.pkIndexBuild ??= (async () => {
       for (const seg of c.segments) await seg.load();
-      // No await from here on: the index is built from one consistent view of every segment.
-      let rows = 0;
-      for (const seg of c.segments) rows += seg.liveRows();
+      // No await from here on: the index is built from one consistent view of every segment
+      // (it queues the blocks; the first lookup puts them in its table, in one pass sized for them).
       const pk = c.schema.fields.find((f) => f.isPrimaryKey)!;
-      const index = new PrimaryKeyIndex(pk.dataType === 'Int64' ? 'Int64' : 'VarChar', rows);
+      const index = new PrimaryKeyIndex(pk.dataType === 'Int64' ? 'Int64' : 'VarChar');
       for (const seg of c.segments) for (const block of seg.blocks) index.addBlock(seg, block, c.pkColumn(block.batch));
       c.pkIndex = index;
     })().finally(() => {

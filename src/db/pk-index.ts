@@ -10,6 +10,13 @@
  * A row reference is (block id, row): block ids are handed out by the index (`blockId`), which
  * keeps the id -> {segment, block} table; `releaseBlocks` forgets blocks that no key can point
  * to any more (segments replaced by compaction), so their columns can be collected.
+ *
+ * Indexing is deferred: `addBlock` only queues the block (and, for Int64 keys, raises the upper
+ * bound of every key added), and the queue is drained into the table, oldest first, by the first
+ * call that looks a key up or changes the table. A batch of ascending ids above the bound needs
+ * no lookup (firstPresent, takeColumn), so an import of ascending ids, and a reopen followed by
+ * one, never hash their keys at all; the first delete or lookup after it pays for every queued
+ * row in one pass sized for them, as the index built at open always did.
  */
 import type { Block, MemSegment, RowRef } from './mem-segment.js';
 import type { ColumnData, PrimaryKey } from './types.js';
@@ -188,6 +195,14 @@ interface BlockEntry {
   block: Block;
 }
 
+/** Rows [from, to) of block `id` whose keys are `keys`: added, not yet in the table. */
+interface Pending {
+  id: number;
+  keys: ColumnData;
+  from: number;
+  to: number;
+}
+
 /** Block ids are below 2^21, so (id, row) packs exactly into a double for the VarChar map. */
 const ROW_SPAN = 2 ** 32;
 
@@ -209,6 +224,8 @@ export class PrimaryKeyIndex {
   private hasMax = false;
   private maxHi = 0;
   private maxLo = 0;
+  private pending: Pending[] = [];
+  private pendingRowCount = 0;
 
   constructor(keyType: 'Int64' | 'VarChar', expected = 0) {
     this.int64 = keyType === 'Int64' ? new Int64HashTable(expected) : null;
@@ -216,7 +233,13 @@ export class PrimaryKeyIndex {
   }
 
   get size(): number {
+    this.drain();
     return this.int64 ? this.int64.size : this.strings!.size;
+  }
+
+  /** Rows added but not yet indexed (deferred until a lookup needs them). */
+  get pendingRows(): number {
+    return this.pendingRowCount;
   }
 
   /** The id of a block (registering it on first use). */
@@ -240,6 +263,7 @@ export class PrimaryKeyIndex {
 
   /** Forget blocks no key points to any more (after compaction replaced their segment). */
   releaseBlocks(blocks: Iterable<Block>): void {
+    this.drain();
     for (const b of blocks) {
       const id = this.ids.get(b);
       if (id === undefined) continue;
@@ -253,31 +277,53 @@ export class PrimaryKeyIndex {
     this.int64?.reserve(n);
   }
 
-  /** Index rows [from, to) of a block (rows marked deleted are skipped); later keys overwrite. */
+  /**
+   * Index rows [from, to) of a block (rows marked deleted when the queue is drained are skipped;
+   * later keys overwrite). Deferred: see the class comment.
+   */
   addBlock(seg: MemSegment, block: Block, keys: ColumnData, from = 0, to = block.batch.count): void {
+    if (to <= from) return;
     const id = this.blockId(seg, block);
-    const deleted = block.deleted;
-    if (this.int64) {
-      const w = int64Words(int64Column(keys));
-      const t = this.int64;
-      t.reserve(to - from); // one rehash at most, to the final size
-      for (let i = from; i < to; i++) {
-        if ((deleted[i >> 3]! & (1 << (i & 7))) !== 0) continue;
-        t.set(w[2 * i + LO]!, w[2 * i + HI]!, id, i);
-      }
-      this.raiseMax(w, from, to);
-    } else {
-      const v = stringColumn(keys);
-      const m = this.strings!;
-      for (let i = from; i < to; i++) {
-        if ((deleted[i >> 3]! & (1 << (i & 7))) !== 0) continue;
-        m.set(v[i]!, id * ROW_SPAN + i);
+    if (this.int64) this.raiseMax(int64Words(int64Column(keys)), from, to);
+    else stringColumn(keys); // the type check, now
+    this.pending.push({ id, keys, from, to });
+    this.pendingRowCount += to - from;
+  }
+
+  /**
+   * Put the queued blocks into the table, oldest first. A row deleted since its block was queued
+   * is skipped: deletes reach rows through the table, so a queued row can only be marked deleted
+   * by a path that drained first, and the skip only matters for rows deleted before queuing.
+   */
+  private drain(): void {
+    if (this.pending.length === 0) return;
+    const queue = this.pending;
+    this.pending = [];
+    this.int64?.reserve(this.pendingRowCount); // one rehash at most, to the final size
+    this.pendingRowCount = 0;
+    for (const { id, keys, from, to } of queue) {
+      const deleted = this.blocks[id]!.block.deleted;
+      if (this.int64) {
+        const w = int64Words(int64Column(keys));
+        const t = this.int64;
+        for (let i = from; i < to; i++) {
+          if ((deleted[i >> 3]! & (1 << (i & 7))) !== 0) continue;
+          t.set(w[2 * i + LO]!, w[2 * i + HI]!, id, i);
+        }
+      } else {
+        const v = stringColumn(keys);
+        const m = this.strings!;
+        for (let i = from; i < to; i++) {
+          if ((deleted[i >> 3]! & (1 << (i & 7))) !== 0) continue;
+          m.set(v[i]!, id * ROW_SPAN + i);
+        }
       }
     }
   }
 
   /** Point key number `i` of the column at row `row` of block `id` (from blockId). */
   setAt(keys: ColumnData, i: number, id: number, row: number): void {
+    this.drain(); // queued (older) rows must not overwrite this one later
     if (this.int64) {
       const w = int64Words(int64Column(keys));
       this.int64.set(w[2 * i + LO]!, w[2 * i + HI]!, id, row);
@@ -291,11 +337,14 @@ export class PrimaryKeyIndex {
   firstPresent(keys: ColumnData): number {
     if (this.int64) {
       const w = int64Words(int64Column(keys));
+      if (this.allAboveMax(w)) return -1;
+      this.drain();
       const t = this.int64;
-      if (t.size === 0 || this.allAboveMax(w)) return -1;
+      if (t.size === 0) return -1;
       for (let i = 0, n = w.length >> 1; i < n; i++) if (t.find(w[2 * i + LO]!, w[2 * i + HI]!) >= 0) return i;
       return -1;
     }
+    this.drain();
     const v = stringColumn(keys);
     const m = this.strings!;
     for (let i = 0; i < v.length; i++) if (m.has(v[i]!)) return i;
@@ -303,6 +352,7 @@ export class PrimaryKeyIndex {
   }
 
   has(pk: PrimaryKey): boolean {
+    this.drain();
     if (this.int64) {
       if (typeof pk !== 'bigint') return false;
       const [lo, hi] = splitInt64(pk);
@@ -312,6 +362,7 @@ export class PrimaryKeyIndex {
   }
 
   get(pk: PrimaryKey): RowRef | undefined {
+    this.drain();
     if (this.int64) {
       if (typeof pk !== 'bigint') return undefined;
       const [lo, hi] = splitInt64(pk);
@@ -325,6 +376,7 @@ export class PrimaryKeyIndex {
 
   /** Remove a key and return where its row was, or undefined when absent. */
   take(pk: PrimaryKey): RowRef | undefined {
+    this.drain();
     if (this.int64) {
       if (typeof pk !== 'bigint') return undefined;
       const [lo, hi] = splitInt64(pk);
@@ -342,12 +394,14 @@ export class PrimaryKeyIndex {
     if (this.int64) {
       const w = int64Words(int64Column(keys));
       if (this.allAboveMax(w)) return;
+      this.drain();
       for (let i = 0, n = w.length >> 1; i < n; i++) {
         const ref = this.takeWords(w[2 * i + LO]!, w[2 * i + HI]!);
         if (ref) found(ref);
       }
       return;
     }
+    this.drain();
     for (const k of stringColumn(keys)) {
       const ref = this.take(k);
       if (ref) found(ref);
@@ -356,6 +410,7 @@ export class PrimaryKeyIndex {
 
   /** Every (key, ref), for tests and checks. */
   entries(): [PrimaryKey, RowRef][] {
+    this.drain();
     const out: [PrimaryKey, RowRef][] = [];
     if (this.int64) this.int64.forEach((lo, hi, a, b) => out.push([joinInt64(lo, hi), this.ref(a, b >>> 0)]));
     else for (const [k, packed] of this.strings!) out.push([k, this.ref(Math.floor(packed / ROW_SPAN), packed % ROW_SPAN)]);
@@ -410,6 +465,7 @@ export class PrimaryKeyIndex {
 
   /** Renumber the live blocks (ids only grow; after ~2M blocks they are compacted). */
   private compactIds(): void {
+    this.drain(); // queued entries hold old ids
     const remap = new Map<number, number>();
     const blocks: BlockEntry[] = [];
     this.blocks.forEach((e, id) => {

@@ -253,6 +253,42 @@ test('PrimaryKeyIndex: batches above every key skip probing; a batch reaching be
   assert.equal(index.size, 3);
 });
 
+test('PrimaryKeyIndex defers indexing: ascending batches stay queued; the first lookup indexes them, oldest first', () => {
+  const index = new PrimaryKeyIndex('Int64');
+  const seg = new MemSegment(1, 1, 'growing');
+  const col = (keys: bigint[]) => int64Batch(keys).columns.get('id')!;
+  const blocks = [];
+  for (let b = 0; b < 5; b++) {
+    const keys = Array.from({ length: 4 }, (_, i) => BigInt(b * 4 + i));
+    assert.equal(index.firstPresent(col(keys)), -1);
+    let taken = 0;
+    index.takeColumn(col(keys), () => taken++); // an upsert of new keys
+    assert.equal(taken, 0);
+    const block = seg.append(int64Batch(keys), 1, 0);
+    index.addBlock(seg, block, col(keys));
+    blocks.push(block);
+  }
+  assert.equal(index.pendingRows, 20, 'nothing was looked up: nothing was hashed');
+  // A row deleted before its block is indexed (as a delete file marks it) is not indexed.
+  seg.markDeleted({ block: blocks[1]!, row: 2 }, false);
+  // A batch reaching below the bound drains the queue, then finds the key.
+  assert.equal(index.firstPresent(col([100n, 3n])), 1);
+  assert.equal(index.pendingRows, 0);
+  assert.equal(index.size, 19);
+  assert.equal(index.has(6n), false);
+  assert.equal(index.get(7n)!.block, blocks[1]);
+  // A later row for a queued key (compaction's setAt) wins over the queued one.
+  const seg2 = new MemSegment(2, 1, 'sealed');
+  const moved = int64Batch([9n]);
+  const nb = seg2.append(moved, 0, 0);
+  index.addBlock(seg, seg.append(int64Batch([20n]), 1, 0), col([20n]));
+  assert.equal(index.pendingRows, 1);
+  index.setAt(moved.columns.get('id')!, 0, index.blockId(seg2, nb), 0);
+  assert.equal(index.pendingRows, 0);
+  assert.equal(index.get(9n)!.seg, seg2);
+  assert.equal(index.get(20n)!.row, 0);
+});
+
 test('PrimaryKeyIndex: addBlock skips deleted rows; released blocks are forgotten; wrong key types are absent', () => {
   const index = new PrimaryKeyIndex('Int64', 10);
   const seg = new MemSegment(1, 1, 'sealed');
