@@ -726,7 +726,11 @@ export class Database {
     const upto = this.memtableMaxLsn;
     if (upto <= this.manifest.checkpointLsn) return { segments: 0, checkpointLsn: this.manifest.checkpointLsn };
     // Freeze: writers from here on go to fresh growing segments.
-    const frozen: { c: Collection; seg: MemSegment }[] = [];
+    // Every delete this flush records is taken here, in the same synchronous step as the freeze:
+    // exactly the deletes of writes up to `upto`, all of which the wal.sync() below makes
+    // durable. A delete applied later (its write may never become durable) stays pending for
+    // the next flush, whose checkpoint covers it; recording it now could outlive its write.
+    const frozen: { c: Collection; seg: MemSegment; deleted: number[] }[] = [];
     const deletes: { c: Collection; seg: MemSegment; rows: number[] }[] = [];
     for (const c of this.collections.values()) {
       for (const seg of c.segments) {
@@ -736,8 +740,12 @@ export class Database {
         }
       }
       if (c.growing) {
-        c.growing.state = 'frozen';
-        frozen.push({ c, seg: c.growing });
+        const seg = c.growing;
+        seg.state = 'frozen';
+        const deleted: number[] = [];
+        for (const b of seg.blocks) for (let i = 0; i < b.batch.count; i++) if (getBit(b.deleted, i)) deleted.push(b.base + i);
+        seg.pendingDeletes = [];
+        frozen.push({ c, seg, deleted });
         c.growing = null;
       }
     }
@@ -754,21 +762,18 @@ export class Database {
     return r;
   }
 
-  private async writeFlush(upto: number, frozen: { c: Collection; seg: MemSegment }[], deletes: { c: Collection; seg: MemSegment; rows: number[] }[]): Promise<{ segments: number; checkpointLsn: number }> {
+  private async writeFlush(upto: number, frozen: { c: Collection; seg: MemSegment; deleted: number[] }[], deletes: { c: Collection; seg: MemSegment; rows: number[] }[]): Promise<{ segments: number; checkpointLsn: number }> {
     const added = new Map<number, SegmentMeta[]>();
     let fileNo = 0;
-    for (const { c, seg } of frozen) {
+    for (const { c, seg, deleted: rows } of frozen) {
       if (seg.rows === 0) continue;
       // The segment file is written from the blocks' own columns, nothing concatenated (a copy of
       // every vector into fresh memory cost about a fifth of the ingest); the blocks stay as they
       // are and become the sealed segment's rows.
       const dir = this.segmentDir(seg.id);
       const { bytes } = await writeSegment(this.fs, dir, { segmentId: seg.id, collectionId: c.meta.id, minLsn: seg.minLsn, maxLsn: seg.maxLsn }, c.schema, seg.blocks.map((b) => b.batch));
-      const rows: number[] = [];
-      for (const b of seg.blocks) for (let i = 0; i < b.batch.count; i++) if (getBit(b.deleted, i)) rows.push(b.base + i);
       const meta: SegmentMeta = { id: seg.id, rows: seg.rows, minLsn: seg.minLsn, maxLsn: seg.maxLsn, bytes, deleteFiles: [] };
       if (rows.length > 0) meta.deleteFiles.push(await this.writeDeletes(seg.id, rows, upto, fileNo++));
-      seg.pendingDeletes = seg.pendingDeletes.filter((r) => !rows.includes(r));
       added.set(c.meta.id, [...(added.get(c.meta.id) ?? []), meta]);
     }
     const delFiles = new Map<number, string>();
@@ -853,6 +858,11 @@ export class Database {
     for (const s of olds) await s.load();
     const parts: CompactPart[] = [];
     for (const s of olds) for (const b of s.blocks) parts.push(...keptParts(c.schema, b));
+    // The rows dropped are those deleted so far, some by writes above the checkpoint that may
+    // not be durable yet: make them durable before any file leaves those rows out (a delete that
+    // never reached the disk must not outlive a crash in the compacted segment). Deletes from
+    // here on are carried over to the new segment (swapCompacted).
+    await this.settle(this.wal.sync());
     const merged = { count: parts.reduce((n, p) => n + p.batch.count, 0) };
     const id = this.nextSegmentId++;
     const minLsn = Math.min(...olds.map((s) => s.minLsn));
