@@ -227,8 +227,8 @@ export class PrimaryKeyIndex {
   private pending: Pending[] = [];
   private pendingRowCount = 0;
 
-  constructor(keyType: 'Int64' | 'VarChar', expected = 0) {
-    this.int64 = keyType === 'Int64' ? new Int64HashTable(expected) : null;
+  constructor(keyType: 'Int64' | 'VarChar') {
+    this.int64 = keyType === 'Int64' ? new Int64HashTable() : null;
     this.strings = keyType === 'VarChar' ? new Map() : null;
   }
 
@@ -270,11 +270,6 @@ export class PrimaryKeyIndex {
       this.blocks[id] = undefined;
       this.ids.delete(b);
     }
-  }
-
-  /** Make room for n more keys. */
-  reserve(n: number): void {
-    this.int64?.reserve(n);
   }
 
   /**

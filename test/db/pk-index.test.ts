@@ -290,7 +290,7 @@ test('PrimaryKeyIndex defers indexing: ascending batches stay queued; the first 
 });
 
 test('PrimaryKeyIndex: addBlock skips deleted rows; released blocks are forgotten; wrong key types are absent', () => {
-  const index = new PrimaryKeyIndex('Int64', 10);
+  const index = new PrimaryKeyIndex('Int64');
   const seg = new MemSegment(1, 1, 'sealed');
   const batch = int64Batch([10n, 11n, 12n, 13n]);
   const block = seg.append(batch, 0, 0);
