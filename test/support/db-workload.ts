@@ -2,11 +2,13 @@
  * A deterministic database workload (create collection, insert, upsert, delete by ids and by
  * filter, flush, compact) and its oracle, for the engine's crash and fault tests.
  *
- * One writer issues operations one after another, so at a power cut at most one operation is
- * in flight (issued, not acknowledged). The oracle: the recovered collection must equal the
- * model after every acknowledged operation, or after those plus the one in flight, exactly:
- * every acknowledged row with its latest value, no deleted row back, no row twice, nothing
- * half-applied (a batch is all there or not at all).
+ * Each writer issues operations one after another on its own range of primary keys, so at a
+ * power cut each writer has at most one operation in flight (issued, not acknowledged). With
+ * several writers their operations interleave with each other and with background flushes and
+ * compactions (the races a single writer rarely meets). The oracle, per writer's key range: the
+ * recovered rows must equal the model after every acknowledged operation of that writer, or
+ * after those plus its one in flight, exactly: every acknowledged row with its latest value, no
+ * deleted row back, no row twice, nothing half-applied (a batch is all there or not at all).
  */
 import assert from 'node:assert/strict';
 import type { FileSystem } from '../../src/fs/fs.js';
@@ -49,14 +51,17 @@ function row(rng: Rng, id: bigint, gen: number): { id: bigint } & Value {
   return { id, vector: Array.from({ length: DIM }, () => Math.round(rng.next() * 1000) / 100), text: `row ${id} gen ${gen}`, n: rng.int(100) };
 }
 
-/** Make the k-th operation; it mutates the model only through the returned apply step. */
-function makeOp(rng: Rng, k: number, nextId: { v: bigint }): { run: Op; apply: (m: Model) => void } {
+/** A writer's key range: ids in [lo, lo + RANGE). */
+const RANGE = 1_000_000n;
+
+/** Make the k-th operation of the writer whose ids start at `lo`; it mutates the model only through the returned apply step. */
+function makeOp(rng: Rng, k: number, lo: bigint, nextId: { v: bigint }): { run: Op; apply: (m: Model) => void } {
   const r = rng.next();
   if (r < 0.45 || k < 2) {
     const rows = Array.from({ length: 1 + rng.int(4) }, () => row(rng, nextId.v++, k));
     return { run: async (db) => void (await db.insert(COLL, rows)), apply: (m) => rows.forEach(({ id, ...v }) => m.set(id, v)) };
   }
-  const pick = () => BigInt(1 + rng.int(Number(nextId.v) - 1));
+  const pick = () => lo + BigInt(1 + rng.int(Number(nextId.v - lo) - 1));
   if (r < 0.65) {
     const rows = Array.from({ length: 1 + rng.int(3) }, () => row(rng, pick(), k));
     const uniq = [...new Map(rows.map((x) => [x.id, x])).values()];
@@ -68,51 +73,73 @@ function makeOp(rng: Rng, k: number, nextId: { v: bigint }): { run: Op; apply: (
   }
   if (r < 0.88) {
     const t = rng.int(100);
+    const inRange = (id: bigint) => id >= lo && id < lo + RANGE;
     return {
-      run: async (db) => void (await db.delete(COLL, { filter: `n < ${t} and n >= ${t - 5}` })),
-      apply: (m) => { for (const [id, v] of [...m]) if (v.n < t && v.n >= t - 5) m.delete(id); },
+      run: async (db) => void (await db.delete(COLL, { filter: `n < ${t} and n >= ${t - 5} and id >= ${lo} and id < ${lo + RANGE}` })),
+      apply: (m) => { for (const [id, v] of [...m]) if (inRange(id) && v.n < t && v.n >= t - 5) m.delete(id); },
     };
   }
   if (r < 0.94) return { run: async (db) => void (await db.compact(COLL)), apply: () => undefined };
   return { run: async (db) => void (await db.flush()), apply: () => undefined };
 }
 
-export interface DbWorkloadLog {
-  /** Model after every acknowledged op. */
+/** One writer's part of the oracle. */
+export interface WriterLog {
+  /** Its keys: [lo, hi). */
+  lo: bigint;
+  hi: bigint;
+  /** Its rows after every acknowledged op. */
   acked: Model;
-  /** Model after the acked ops plus the op in flight at the crash, if any. */
+  /** Its rows after the acked ops plus the op in flight at the crash, if any. */
   withInFlight: Model | null;
+}
+
+export interface DbWorkloadLog {
+  writers: WriterLog[];
   ops: number;
   errors: unknown[];
 }
 
-export async function runDbWorkload(fs: FileSystem, dir: string, seed: number, nOps = 14): Promise<DbWorkloadLog> {
-  const rng = new Rng(seed);
-  const log: DbWorkloadLog = { acked: new Map(), withInFlight: null, ops: 0, errors: [] };
+/** A log that accepts exactly `rows` (a second open must find what the first one did). */
+export function exactly(rows: Model | null): DbWorkloadLog {
+  return { writers: [{ lo: -(2n ** 63n), hi: 2n ** 63n, acked: rows ?? new Map(), withInFlight: null }], ops: 0, errors: [] };
+}
+
+/** Run the workload: `writers` writers of `nOps` operations each, concurrently. */
+export async function runDbWorkload(fs: FileSystem, dir: string, seed: number, nOps = 14, writers = 1): Promise<DbWorkloadLog> {
+  const log: DbWorkloadLog = { writers: [], ops: 0, errors: [] };
+  for (let w = 0; w < writers; w++) {
+    const lo = BigInt(w) * RANGE;
+    log.writers.push({ lo, hi: lo + RANGE, acked: new Map(), withInFlight: null });
+  }
   let db: Database;
   try {
     db = await Database.open(dir, { ...DB_WORKLOAD_OPTIONS, fs });
     await db.createCollection(SCHEMA);
   } catch (e) {
     log.errors.push(e);
-    log.withInFlight = new Map();
+    for (const wl of log.writers) wl.withInFlight = new Map();
     return log;
   }
-  const nextId = { v: 1n };
-  for (let k = 0; k < nOps; k++) {
-    const op = makeOp(rng, k, nextId);
-    const after = new Map(log.acked);
-    op.apply(after);
-    try {
-      await op.run(db, log.acked);
-      log.acked = after;
-      log.ops++;
-    } catch (e) {
-      log.errors.push(e);
-      log.withInFlight = after;
-      break;
+  const writer = async (wl: WriterLog, w: number): Promise<void> => {
+    const rng = new Rng(w === 0 ? seed : (seed ^ Math.imul(w, 0x9e3779b1)) >>> 0);
+    const nextId = { v: wl.lo + 1n };
+    for (let k = 0; k < nOps; k++) {
+      const op = makeOp(rng, k, wl.lo, nextId);
+      const after = new Map(wl.acked);
+      op.apply(after);
+      try {
+        await op.run(db, wl.acked);
+        wl.acked = after;
+        log.ops++;
+      } catch (e) {
+        log.errors.push(e);
+        wl.withInFlight = after;
+        return;
+      }
     }
-  }
+  };
+  await Promise.all(log.writers.map(writer));
   await db.close().catch((e) => log.errors.push(e));
   return log;
 }
@@ -157,10 +184,16 @@ function sameModel(a: Model, b: Model): boolean {
 }
 
 export function checkDbRecovered(got: Model | null, log: DbWorkloadLog, what: string): void {
-  const g = got ?? new Map();
-  if (sameModel(g, log.acked)) return;
-  if (log.withInFlight && sameModel(g, log.withInFlight)) return;
-  const missing = [...log.acked.keys()].filter((id) => !g.has(id));
-  const extra = [...g.keys()].filter((id) => !log.acked.has(id) && !log.withInFlight?.has(id));
-  assert.fail(`${what}: recovered ${g.size} rows, acked model ${log.acked.size}; missing ${missing.slice(0, 5).join(',')}; unexpected ${extra.slice(0, 5).join(',')}`);
+  const g = got ?? new Map<bigint, Value>();
+  const outside = [...g.keys()].filter((id) => !log.writers.some((wl) => id >= wl.lo && id < wl.hi));
+  if (outside.length > 0) assert.fail(`${what}: rows no writer wrote: ${outside.slice(0, 5).join(',')}`);
+  for (const [w, wl] of log.writers.entries()) {
+    const mine: Model = new Map([...g].filter(([id]) => id >= wl.lo && id < wl.hi));
+    if (sameModel(mine, wl.acked)) continue;
+    if (wl.withInFlight && sameModel(mine, wl.withInFlight)) continue;
+    const missing = [...wl.acked.keys()].filter((id) => !mine.has(id));
+    const extra = [...mine.keys()].filter((id) => !wl.acked.has(id) && !wl.withInFlight?.has(id));
+    const who = log.writers.length > 1 ? ` (writer ${w})` : '';
+    assert.fail(`${what}${who}: recovered ${mine.size} rows, acked model ${wl.acked.size}; missing ${missing.slice(0, 5).join(',')}; unexpected ${extra.slice(0, 5).join(',')}`);
+  }
 }
