@@ -253,7 +253,7 @@ export class Database {
       return db;
     } catch (e) {
       await lock.release().catch(() => undefined);
-      throw e;
+      throw e instanceof VecwalError ? e : ioError('open database', dir, e);
     }
   }
 
@@ -507,6 +507,10 @@ export class Database {
    * persisted allocator is the live one, never a copy taken before an await.
    */
   private async commitManifest(next: ManifestState): Promise<void> {
+    // After a failure nothing is committed: a flush queued behind the one that failed would
+    // record a checkpoint covering rows that never reached a segment file (the failed flush's
+    // frozen segment), and the WAL cleanup after it would delete their only copy.
+    if (this.failure) throw this.failure;
     const state = { ...next, nextSegmentId: Math.max(next.nextSegmentId, this.nextSegmentId) };
     try {
       await writeManifest(this.fs, this.dir, state);
@@ -722,6 +726,7 @@ export class Database {
   /** The flush itself, under the flush lock (see flush()). */
   private async flushNow(): Promise<{ segments: number; checkpointLsn: number }> {
     this.nextFlush = null; // from here on, a flush() call needs a flush after this one
+    if (this.failure) throw this.failure; // a flush queued behind a failed one must not run
     const t0 = performance.now();
     const upto = this.memtableMaxLsn;
     if (upto <= this.manifest.checkpointLsn) return { segments: 0, checkpointLsn: this.manifest.checkpointLsn };
