@@ -399,7 +399,6 @@ const payloadBytes = ROWS * ROW_PAYLOAD_BYTES;
 const vectorBytes = ROWS * DIM * 4;
 const params = { rows: ROWS, batch: BATCH, depth: DEPTH, childEnv: CHILD_ENV, dim: DIM, textLen: TEXT_LEN, payloadBytesPerRow: ROW_PAYLOAD_BYTES, syncPolicy: 'always', input: 'transfer', form: 'columnar {id: number[], vector: Float32Array, text: string[]}', runs: RUNS };
 
-/** The main line's rows/s (DEPTH in flight) and the depth-1 line's (null when DEPTH is 1). */
 /** One run of a peer script; null (logged) when it failed. */
 function runPeer(engine: string, singles: string): Record<string, unknown> | null {
   const r = runNodeJson(path.join(peersDir(), 'ingest.mjs'), [engine, String(ROWS), String(BATCH), singles], { env: { ...CHILD_ENV, BENCH_DIR: root }, cwd: peersDir() });
@@ -427,6 +426,7 @@ interface IngestResult {
   rounds: { vecwal: number; peer: Record<string, unknown> | null }[] | null;
 }
 
+/** The main line's rows/s (DEPTH in flight), the depth-1 line's (null when DEPTH is 1), and the round peer's runs. */
 function benchIngest(): IngestResult {
   const withPeer = roundPeerWanted();
   const peerRounds: (Record<string, unknown> | null)[] | null = withPeer ? [] : null;
