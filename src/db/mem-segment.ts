@@ -89,7 +89,12 @@ export class MemSegment {
       for (const row of this.preloadDeletes) setBit(deleted, row);
       this.preloadDeletes = [];
     })();
-    await this.loading;
+    try {
+      await this.loading;
+    } catch (e) {
+      this.loading = null; // a failed read (EIO) is not remembered: the next load tries again
+      throw e;
+    }
   }
 
   /** Deletes known before the columns are loaded (from delete files), applied at load. */

@@ -567,7 +567,11 @@ export class SegmentReader {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.h.close();
+    try {
+      await this.h.close();
+    } catch (e) {
+      throw asIoError('close segment', this.h.path, e);
+    }
   }
 }
 

@@ -11,7 +11,9 @@
  * each writer, plus at most its one in flight, nothing half-applied.
  *
  * Short writes (every write may move fewer bytes than asked) must be invisible: the workload
- * completes without an error and reads back exactly.
+ * completes without an error and reads back exactly. And reads: EIO at every read-only operation
+ * of an open, a query, a search and a get must reach the caller coded, poison nothing (writes
+ * still work), and be forgotten once the disk heals (the same database reads every row).
  *
  * VECWAL_SEED sets the workload seed (printed).
  */
@@ -21,7 +23,8 @@ import { CrashableMemFileSystem } from '../../src/fs/mem-fs.js';
 import { FaultInjectingFileSystem, failAt, failWritesAt, shortWrites, type Injector } from '../../src/fs/fault-fs.js';
 import { isVecwalError } from '../../src/errors.js';
 import { baseSeed } from '../support/wal-workload.js';
-import { checkDbRecovered, readModel, runDbWorkload } from '../support/db-workload.js';
+import { COLL, checkDbRecovered, modelOf, readModel, runDbWorkload } from '../support/db-workload.js';
+import { Database } from '../../src/db/database.js';
 
 const DIR = '/db';
 /** Ops per writer: enough for flushes, a compaction or two, and cleanups on the small WAL. */
@@ -97,4 +100,58 @@ test('database under short writes: invisible (no error, every row back exactly)'
     for (const wl of log.writers) wl.withInFlight = null; // nothing was in flight: exactly the acknowledged rows
     checkDbRecovered(await readModel(mem.crashClone({ seed, unsyncedKeepProbability: 0 }), DIR), log, what);
   }
+});
+
+test('database reads under EIO (open, query, search, get): failures are coded, nothing is poisoned or lost', async (t) => {
+  const seed = baseSeed();
+  t.diagnostic(`workload seed ${seed} (set VECWAL_SEED to replay)`);
+  // A database with sealed segments, delete files and rows in the WAL.
+  const mem = new CrashableMemFileSystem();
+  const log = await runDbWorkload(mem, DIR, seed, OPS, 2);
+  assert.deepEqual(log.errors, []);
+  for (const wl of log.writers) wl.withInFlight = null;
+  const codes = new Map<string, number>();
+  let readFaults = 0;
+  let k = 0;
+  for (; ; k++) {
+    let fired = false;
+    // Every operation that only reads (stat, readdir, open for reading, read) may fail.
+    const fs = new FaultInjectingFileSystem(mem.crashClone({ seed, unsyncedKeepProbability: 1 }), {
+      injector: (op) => (op.writeIndex === undefined && op.index === k ? ((fired = true), { error: 'EIO' }) : undefined),
+    });
+    const what = `read EIO at op ${k}, seed ${seed}`;
+    const errors: unknown[] = [];
+    const attempt = async <T>(p: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await p();
+      } catch (e) {
+        errors.push(e);
+        return undefined;
+      }
+    };
+    const db = await attempt(() => Database.open(DIR, { fs, flushIntervalMs: 0 }));
+    if (db) {
+      await attempt(() => db.read.query(COLL, { filter: 'n >= 0', outputFields: ['*'], limit: 1000 }));
+      await attempt(() => db.read.search(COLL, { data: [[1, 2, 3, 4]], limit: 5, outputFields: ['text'] }));
+      await attempt(() => db.read.get(COLL, [1, 2, 1_000_001], ['text']));
+      // A failed read poisons nothing: writes still work.
+      await attempt(() => db.insert(COLL, [{ id: 999_999, vector: [0, 0, 0, 0], text: 'probe', n: 1 }]).then(() => db.delete(COLL, { ids: [999_999] })));
+    }
+    for (const e of errors) {
+      assert.ok(isVecwalError(e), `${what}: an error without a code reached the caller: ${(e as Error)?.stack ?? String(e)}`);
+      codes.set(e.code, (codes.get(e.code) ?? 0) + 1);
+    }
+    fs.setInjector(undefined);
+    if (db) {
+      // Nothing is remembered of the failure: the same database reads everything once healed.
+      checkDbRecovered(await modelOf(db), log, `${what}, then healed (same database)`);
+      await db.close();
+    }
+    if (k >= fs.opsSeen) break; // the run had no op k: every op has had its turn
+    if (!fired) continue; // op k changes something: not a read
+    readFaults++;
+    checkDbRecovered(await readModel(fs, DIR), log, `${what}, then healed (reopened)`);
+  }
+  assert.ok(readFaults > 20, `only ${readFaults} read ops`);
+  t.diagnostic(`${readFaults} read fault points of ${k} ops; error codes seen: ${[...codes].map(([c, n]) => `${c} ${n}`).join(', ')}`);
 });

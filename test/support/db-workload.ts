@@ -148,19 +148,25 @@ export async function runDbWorkload(fs: FileSystem, dir: string, seed: number, n
 export async function readModel(fs: FileSystem, dir: string): Promise<Model | null> {
   const db = await Database.open(dir, { ...DB_WORKLOAD_OPTIONS, fs });
   try {
-    if (!db.hasCollection(COLL)) return null;
-    const rows = await db.read.query(COLL, { outputFields: ['*'], limit: Number.MAX_SAFE_INTEGER });
-    const m: Model = new Map();
-    for (const r of rows) {
-      const id = r.id as bigint;
-      assert.ok(!m.has(id), `row ${id} appears twice`);
-      m.set(id, { vector: Array.from(r.vector as ArrayLike<number>), text: r.text as string, n: r.n as number });
-    }
+    const m = await modelOf(db);
     await checkManifestAgrees(fs, dir);
     return m;
   } finally {
     await db.close();
   }
+}
+
+/** Everything in the collection of an open database, as a model (null without the collection). */
+export async function modelOf(db: Database): Promise<Model | null> {
+  if (!db.hasCollection(COLL)) return null;
+  const rows = await db.read.query(COLL, { outputFields: ['*'], limit: Number.MAX_SAFE_INTEGER });
+  const m: Model = new Map();
+  for (const r of rows) {
+    const id = r.id as bigint;
+    assert.ok(!m.has(id), `row ${id} appears twice`);
+    m.set(id, { vector: Array.from(r.vector as ArrayLike<number>), text: r.text as string, n: r.n as number });
+  }
+  return m;
 }
 
 /** After open: every segment the manifest names exists with its files, and nothing else is in data/. */
