@@ -13,17 +13,19 @@
  * Short writes (every write may move fewer bytes than asked) must be invisible: the workload
  * completes without an error and reads back exactly. And reads: EIO at every read-only operation
  * of an open, a query, a search and a get must reach the caller coded, poison nothing (writes
- * still work), and be forgotten once the disk heals (the same database reads every row).
+ * still work), and be forgotten once the disk heals (the same database reads every row). And
+ * recovery: reopening a power-cut database (torn tail, orphans, rows to replay) and flushing it
+ * with EIO or ENOSPC at every mutating operation loses nothing, whatever happens after.
  *
  * VECWAL_SEED sets the workload seed (printed).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CrashableMemFileSystem } from '../../src/fs/mem-fs.js';
-import { FaultInjectingFileSystem, failAt, failWritesAt, shortWrites, type Injector } from '../../src/fs/fault-fs.js';
+import { FaultInjectingFileSystem, crashAtWrite, failAt, failWritesAt, shortWrites, type Injector } from '../../src/fs/fault-fs.js';
 import { isVecwalError } from '../../src/errors.js';
 import { baseSeed } from '../support/wal-workload.js';
-import { COLL, checkDbRecovered, modelOf, readModel, runDbWorkload } from '../support/db-workload.js';
+import { COLL, DB_WORKLOAD_OPTIONS, checkDbRecovered, modelOf, readModel, runDbWorkload } from '../support/db-workload.js';
 import { Database } from '../../src/db/database.js';
 
 const DIR = '/db';
@@ -154,4 +156,48 @@ test('database reads under EIO (open, query, search, get): failures are coded, n
   }
   assert.ok(readFaults > 20, `only ${readFaults} read ops`);
   t.diagnostic(`${readFaults} read fault points of ${k} ops; error codes seen: ${[...codes].map(([c, n]) => `${c} ${n}`).join(', ')}`);
+});
+
+test('recovery under I/O faults: reopening a power-cut database with EIO or ENOSPC at every mutating operation', async (t) => {
+  const seed = baseSeed();
+  t.diagnostic(`workload seed ${seed} (set VECWAL_SEED to replay)`);
+  // A database cut mid-workload, half its unsynced bytes kept: a torn WAL tail, orphans of a
+  // flush or compaction, rows above the checkpoint to replay.
+  const full = new FaultInjectingFileSystem(new CrashableMemFileSystem());
+  await runDbWorkload(full, DIR, seed, OPS, 2);
+  const cutAt = Math.floor(full.writesSeen / 2);
+  const mem = new CrashableMemFileSystem();
+  let crashed: CrashableMemFileSystem | null = null;
+  const cutting = new FaultInjectingFileSystem(mem, { injector: crashAtWrite(cutAt), onCrash: () => ((crashed = mem.crashClone({ seed, unsyncedKeepProbability: 0.5 })), mem.crash()) });
+  const log = await runDbWorkload(cutting, DIR, seed, OPS, 2);
+  assert.ok(crashed, 'the workload was cut');
+  const base: CrashableMemFileSystem = crashed;
+  const codes = new Map<string, number>();
+  let points = 0;
+  for (const code of ['EIO', 'ENOSPC']) {
+    for (let k = 0; ; k++) {
+      const disk = base.crashClone({ seed, unsyncedKeepProbability: 1 }); // an exact copy
+      const fs = new FaultInjectingFileSystem(disk, { injector: failWritesAt(k, code) });
+      const what = `recovery, ${code} at mutating op ${k}, seed ${seed}`;
+      try {
+        // Recovery, then a flush of what it replayed (segment files, manifest, WAL cleanup).
+        const db = await settled(Database.open(DIR, { ...DB_WORKLOAD_OPTIONS, fs }), what);
+        try {
+          await db.flush();
+        } finally {
+          await db.close().catch(() => undefined);
+        }
+      } catch (e) {
+        assert.ok(isVecwalError(e), `${what}: an error without a code reached the caller: ${(e as Error)?.stack ?? String(e)}`);
+        codes.set(e.code, (codes.get(e.code) ?? 0) + 1);
+      }
+      if (k >= fs.writesSeen) break;
+      points++;
+      for (const [p, after] of [[1, 'process crash'], [0, 'power cut']] as const) {
+        checkDbRecovered(await readModel(disk.crashClone({ seed: seed + k, unsyncedKeepProbability: p }), DIR), log, `${what}, ${after} after it`);
+      }
+    }
+  }
+  assert.ok(points > 20, `only ${points} fault points`);
+  t.diagnostic(`${points} fault points; error codes seen: ${[...codes].map(([c, n]) => `${c} ${n}`).join(', ')}`);
 });
