@@ -17,6 +17,7 @@ import { CrashableMemFileSystem } from '../../src/fs/mem-fs.js';
 import { FaultInjectingFileSystem, crashAtWrite } from '../../src/fs/fault-fs.js';
 import { baseSeed } from '../support/wal-workload.js';
 import { checkDbRecovered, exactly, readModel, runDbWorkload } from '../support/db-workload.js';
+import { sweepCrashPoints } from '../support/crash-sweep.js';
 
 const DIR = '/db';
 const TARGET = Number(process.env.VECWAL_DB_CRASH_POINTS ?? 2400);
@@ -33,32 +34,28 @@ for (const shape of SHAPES) {
   test(`database survives a power cut at every filesystem operation: ${shape.writers} writer(s), ${target} crash points`, async (t) => {
     const base = baseSeed();
     t.diagnostic(`base seed ${base} (set VECWAL_SEED to replay)`);
-    let cases = 0;
-    let workloads = 0;
-    for (let w = 0; cases < target; w++) {
-      const seed = (base + w * 104729) >>> 0;
-      workloads++;
-      for (let k = 0; cases < target; k++) {
-        let completed = false;
-        for (let s = 0; s < SURVIVAL.length && cases < target; s++) {
-          const survivalSeed = (seed * 17 + k * 3 + s) >>> 0;
-          const mem = new CrashableMemFileSystem();
-          let clone: CrashableMemFileSystem | null = null;
-          const fs = new FaultInjectingFileSystem(mem, {
-            injector: crashAtWrite(k),
-            onCrash: () => { clone = mem.crashClone({ seed: survivalSeed, unsyncedKeepProbability: SURVIVAL[s]! }); mem.crash(); },
-          });
-          const log = await runDbWorkload(fs, DIR, seed, shape.ops, shape.writers);
-          cases++;
-          if (!clone) { completed = true; break; }
-          const what = `${shape.writers} writer(s), workload seed ${seed}, crash at write op ${k}, survival p=${SURVIVAL[s]} seed ${survivalSeed}`;
-          const first = await readModel(clone, DIR);
-          checkDbRecovered(first, log, what);
-          checkDbRecovered(await readModel(clone, DIR), exactly(first), `${what} (second open)`);
-        }
-        if (completed) break;
-      }
-    }
+    const { cases, workloads } = await sweepCrashPoints({
+      target,
+      base,
+      seedStep: 104729,
+      survival: SURVIVAL,
+      seedMultiplier: 17,
+      cut: async ({ workloadSeed, k, p, survivalSeed }) => {
+        const mem = new CrashableMemFileSystem();
+        let clone: CrashableMemFileSystem | null = null;
+        const fs = new FaultInjectingFileSystem(mem, {
+          injector: crashAtWrite(k),
+          onCrash: () => { clone = mem.crashClone({ seed: survivalSeed, unsyncedKeepProbability: p }); mem.crash(); },
+        });
+        const log = await runDbWorkload(fs, DIR, workloadSeed, shape.ops, shape.writers);
+        if (!clone) return false;
+        const what = `${shape.writers} writer(s), workload seed ${workloadSeed}, crash at write op ${k}, survival p=${p} seed ${survivalSeed}`;
+        const first = await readModel(clone, DIR);
+        checkDbRecovered(first, log, what);
+        checkDbRecovered(await readModel(clone, DIR), exactly(first), `${what} (second open)`);
+        return true;
+      },
+    });
     t.diagnostic(`${cases} crash points over ${workloads} workloads`);
   });
 }

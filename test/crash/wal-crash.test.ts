@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { CrashableMemFileSystem } from '../../src/fs/mem-fs.js';
 import { FaultInjectingFileSystem, crashAtWrite } from '../../src/fs/fault-fs.js';
 import { baseSeed, checkRecovered, readAll, runWalWorkload, type Recovered } from '../support/wal-workload.js';
+import { sweepCrashPoints } from '../support/crash-sweep.js';
 
 const DIR = '/db/wal';
 const TARGET = Number(process.env.VECWAL_CRASH_POINTS ?? 2400);
@@ -64,27 +65,19 @@ async function verifyClone(clone: CrashableMemFileSystem, log: CrashCase['log'],
 test(`WAL survives a power cut at every filesystem operation (${TARGET} crash points)`, async (t) => {
   const base = baseSeed();
   t.diagnostic(`base seed ${base} (set VECWAL_SEED to replay)`);
-  let cases = 0;
-  let workloads = 0;
-  for (let w = 0; cases < TARGET; w++) {
-    const workloadSeed = (base + w * 7919) >>> 0;
-    workloads++;
-    for (let k = 0; cases < TARGET; k++) {
-      let completed = false;
-      for (let s = 0; s < SURVIVAL.length && cases < TARGET; s++) {
-        const survivalSeed = (workloadSeed * 31 + k * 3 + s) >>> 0;
-        const what = `workload seed ${workloadSeed}, crash at write op ${k}, survival p=${SURVIVAL[s]} seed ${survivalSeed}`;
-        const c = await crashAt(workloadSeed, k, survivalSeed, SURVIVAL[s]!);
-        cases++;
-        if (!c.clone) {
-          completed = true; // the workload finished before op k: this workload is exhausted
-          break;
-        }
-        await verifyClone(c.clone, c.log, what, survivalSeed);
-      }
-      if (completed) break;
-    }
-  }
+  const { cases, workloads } = await sweepCrashPoints({
+    target: TARGET,
+    base,
+    seedStep: 7919,
+    survival: SURVIVAL,
+    seedMultiplier: 31,
+    cut: async ({ workloadSeed, k, p, survivalSeed }) => {
+      const c = await crashAt(workloadSeed, k, survivalSeed, p);
+      if (!c.clone) return false;
+      await verifyClone(c.clone, c.log, `workload seed ${workloadSeed}, crash at write op ${k}, survival p=${p} seed ${survivalSeed}`, survivalSeed);
+      return true;
+    },
+  });
   t.diagnostic(`${cases} crash points over ${workloads} workloads`);
   assert.ok(cases >= TARGET);
 });
