@@ -745,12 +745,12 @@ export class Database {
         }
       }
       if (c.growing) {
+        // Every delete marks its row through markDeleted(…, track), so a growing segment's
+        // pending deletes are all its deleted rows: taken here exactly like a sealed one's.
         const seg = c.growing;
         seg.state = 'frozen';
-        const deleted: number[] = [];
-        for (const b of seg.blocks) for (let i = 0; i < b.batch.count; i++) if (getBit(b.deleted, i)) deleted.push(b.base + i);
+        frozen.push({ c, seg, deleted: seg.pendingDeletes });
         seg.pendingDeletes = [];
-        frozen.push({ c, seg, deleted });
         c.growing = null;
       }
     }
