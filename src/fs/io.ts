@@ -2,16 +2,19 @@
 import type { FileHandle, FileLock, FileSystem } from './fs.js';
 import { VecwalError, ioError } from '../errors.js';
 
+/** A write that moved no bytes: EIO, so that callers treat it as the I/O failure it is. */
+function noProgress(h: FileHandle): Error {
+  const e = new Error(`write to ${h.path} made no progress`) as Error & { code: string };
+  e.code = 'EIO';
+  return e;
+}
+
 /** Write all of `buf[offset, offset+length)` at `position`, looping over short writes. */
 export async function writeFully(h: FileHandle, buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
   let done = 0;
   while (done < length) {
     const n = await h.write(buf, offset + done, length - done, position + done);
-    if (!(n > 0)) {
-      const e = new Error(`write to ${h.path} made no progress`) as Error & { code: string };
-      e.code = 'EIO';
-      throw e;
-    }
+    if (!(n > 0)) throw noProgress(h);
     done += n;
   }
 }
@@ -37,11 +40,7 @@ export async function writevFully(h: FileHandle, buffers: readonly Uint8Array[],
   while (i < bufs.length) {
     const batch: Uint8Array[] = [head ?? bufs[i]!, ...bufs.slice(i + 1, i + WRITEV_MAX)];
     const n = await h.writev(batch, position);
-    if (!(n > 0)) {
-      const e = new Error(`write to ${h.path} made no progress`) as Error & { code: string };
-      e.code = 'EIO';
-      throw e;
-    }
+    if (!(n > 0)) throw noProgress(h);
     position += n;
     let left = n;
     let k = 0;

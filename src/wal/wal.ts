@@ -462,8 +462,7 @@ export class Wal extends EventEmitter<WalEvents> implements LogBackend {
     }
     if (size !== bytes) throw new Error(`vecwal invariant violated: frames encoded to ${size} bytes, expected ${bytes}`);
     try {
-      if (pieces.length === 1) await writeFully(a.handle, pieces[0]!, 0, bytes, a.writeEnd);
-      else await writevFully(a.handle, coalesce(pieces), a.writeEnd);
+      await writevFully(a.handle, coalesce(pieces), a.writeEnd);
     } catch (e) {
       throw ioError('write', a.handle.path, e);
     }
