@@ -63,7 +63,7 @@ export interface SegmentFileMeta {
   maxLsn: number;
 }
 
-/** Largest single read request or written piece (Node refuses more than 2 GiB per call). */
+/** Largest single read request (Node refuses more than 2 GiB per call); writes go out in WRITE_BATCH_BYTES pieces. */
 const IO_CHUNK = 1 << 30;
 /** Large blocks are read and checksummed in chunks of this size, overlapping the two. */
 const VERIFY_CHUNK = 8 << 20;
